@@ -1,0 +1,101 @@
+"""Problems as values: every error and warning carries the place it is about.
+
+Stages never print or raise strings built deep inside loops; they return or collect
+``Problem`` objects, and the edge of the program (CLI, library call) reports them all
+together, one line each. That is how a user sees every mistake of a run at once.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Severity(enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a problem is: in a rules file, in the manifest stream, or both."""
+
+    file: str | None = None
+    line: int | None = None
+    rule: str | None = None
+    field: str | None = None
+    document: int | None = None
+    resource: str | None = None
+
+    def render(self) -> str:
+        parts: list[str] = []
+        if self.file is not None:
+            parts.append(f"{self.file}:{self.line}" if self.line else self.file)
+        if self.document is not None:
+            where = f"document {self.document}"
+            details = [d for d in (self.resource, f"line {self.line}" if self.line and self.file is None else None) if d]
+            if details:
+                where += f" ({', '.join(details)})"
+            parts.append(where)
+        elif self.resource:
+            parts.append(self.resource)
+        if self.rule is not None:
+            parts.append(f"rule {self.rule!r}")
+        if self.field:
+            parts.append(self.field)
+        return ": ".join(parts)
+
+
+@dataclass(frozen=True)
+class Problem:
+    severity: Severity
+    message: str
+    location: Location = field(default_factory=Location)
+    hint: str | None = None
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def render(self) -> str:
+        where = self.location.render()
+        text = f"{self.severity.value}: {where + ': ' if where else ''}{self.message}"
+        if self.hint:
+            text += f" ({self.hint})"
+        return text
+
+
+def error(message: str, location: Location | None = None, hint: str | None = None) -> Problem:
+    return Problem(Severity.ERROR, message, location or Location(), hint)
+
+
+def warning(message: str, location: Location | None = None, hint: str | None = None) -> Problem:
+    return Problem(Severity.WARNING, message, location or Location(), hint)
+
+
+class Problems(list[Problem]):
+    """An ordered collection of problems found by one stage or one run."""
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self if not p.is_error]
+
+    def raise_if_errors(self) -> None:
+        if self.errors:
+            raise PostRenderError(self)
+
+
+class PostRenderError(Exception):
+    """Raised at stage boundaries when a run cannot produce trustworthy output."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = Problems(problems)
+        super().__init__("\n".join(p.render() for p in self.problems.errors))
+
+
+class UsageError(Exception):
+    """A mistake in how the command was called (exit code 2), e.g. no rules at all."""

@@ -1,0 +1,81 @@
+"""Rule selectors against resources, with the reason each selector held or failed.
+
+The reasons feed ``explain`` (near misses); the pipeline only needs ``matches``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from postrender.model import Match, Rule
+from postrender.podtemplate import TemplateNotFound, containers_of, find_pod_template
+from postrender.resources import Resource
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one selector on one resource."""
+
+    selector: str
+    held: bool
+    detail: str
+
+
+def images_of(resource: Resource, pod_template: str | None) -> list[str]:
+    """Images of the regular containers of the resource's pod template (none if it has none)."""
+    try:
+        template = find_pod_template(resource.obj, resource.kind, pod_template)
+    except TemplateNotFound:
+        return []
+    return [str(c.get("image", "")) for c in containers_of(template)]
+
+
+def evaluate(rule: Rule, resource: Resource, jsonpath_hits: set[int] | None, position: int) -> list[Verdict]:
+    """Every given selector of ``rule`` on ``resource``; stops early once one failed."""
+    match: Match = rule.match
+    verdicts: list[Verdict] = []
+
+    def check(selector: str, held: bool, detail: str) -> bool:
+        verdicts.append(Verdict(selector, held, detail))
+        return held
+
+    if match.kinds and not check("kinds", resource.kind in match.kinds,
+                                 f"kind {resource.kind} vs {', '.join(match.kinds)}"):
+        return verdicts
+    if match.names and not check("names", any(fnmatchcase(resource.name, g) for g in match.names),
+                                 f"name {resource.name} vs {', '.join(match.names)}"):
+        return verdicts
+    if match.namespaces and not check(
+        "namespaces", any(fnmatchcase(resource.namespace, g) for g in match.namespaces),
+        f"namespace {resource.namespace or '(none)'} vs {', '.join(match.namespaces)}",
+    ):
+        return verdicts
+    if match.labels:
+        labels = resource.labels
+        missing = [f"{k}={v}" for k, v in match.labels if _label_value(labels.get(k)) != v]
+        if not check("labels", not missing, f"labels lack {', '.join(missing)}" if missing else "labels present"):
+            return verdicts
+    if match.images:
+        images = images_of(resource, rule.pod_template)
+        held = any(pattern.search(image) for pattern in match.images for image in images)
+        patterns = ", ".join(p.pattern for p in match.images)
+        if not check("images", held, f"images {', '.join(images) or '(no containers)'} vs {patterns}"):
+            return verdicts
+    if match.jsonpath is not None:
+        check("jsonpath", jsonpath_hits is not None and position in jsonpath_hits,
+              f"jsonpath {match.jsonpath}")
+    return verdicts
+
+
+def matches(rule: Rule, resource: Resource, jsonpath_hits: set[int] | None, position: int) -> bool:
+    return all(v.held for v in evaluate(rule, resource, jsonpath_hits, position))
+
+
+def _label_value(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,140 @@
+"""The post-render pipeline: split -> parse -> match -> apply -> write (kio's Reader,
+Filters, Writer). Each stage is a function with one input and one output; this module
+only wires them and decides, from the collected problems, whether there is any output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from postrender.errors import Location, PostRenderError, Problem, Problems, error, warning
+from postrender.loader import bind_to_resource
+from postrender.matching import matches
+from postrender.merge import Effect, Ledger, apply_rule
+from postrender.model import Rule, RuleSet
+from postrender.parse import parse_document
+from postrender.podtemplate import TemplateNotFound, find_pod_template
+from postrender.resources import Resource, resources_of
+from postrender.stream import Document, split
+from postrender.emit import emit_document
+
+
+@dataclass(frozen=True)
+class Options:
+    strict: bool = False  # a rule that matched nothing is an error, not a warning
+    allow_unmatched: bool = False  # rules that matched nothing at all are not an error
+
+
+@dataclass
+class RenderResult:
+    """The output text and what happened on the way, for the CLI and library callers."""
+
+    text: str
+    effects: list[Effect] = field(default_factory=list)
+    problems: Problems = field(default_factory=Problems)
+    unmatched: list[Rule] = field(default_factory=list)
+    documents: list[Document] = field(default_factory=list)
+    resources: list[Resource] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return self.problems.warnings
+
+
+def read_documents(text: str) -> tuple[list[Document], list[Resource], list[Problem]]:
+    """Split and parse the stream; the resources in stream order (List items expanded)."""
+    documents = split(text)
+    problems: list[Problem] = []
+    resources: list[Resource] = []
+    for document in documents:
+        problem = parse_document(document)
+        if problem is not None:
+            problems.append(problem)
+            continue
+        found, found_problems = resources_of(document)
+        resources.extend(found)
+        problems.extend(found_problems)
+    return documents, resources, problems
+
+
+def select(rule: Rule, resources: list[Resource]) -> list[Resource]:
+    """The resources a rule matches, in stream order."""
+    hits: set[int] | None = None
+    if rule.match.jsonpath is not None:
+        from postrender.jsonpaths import top_level_indexes
+
+        hits = top_level_indexes(rule.match.jsonpath, [r.obj for r in resources])
+    return [r for position, r in enumerate(resources) if matches(rule, r, hits, position)]
+
+
+def apply_rules(ruleset: RuleSet, resources: list[Resource]) -> tuple[list[Effect], list[Rule], list[Problem]]:
+    """Merge every enabled rule into the pod templates it matches."""
+    ledger = Ledger()
+    effects: list[Effect] = []
+    unmatched: list[Rule] = []
+    problems: list[Problem] = []
+    for rule in ruleset.enabled:
+        selected = select(rule, resources)
+        if not selected:
+            unmatched.append(rule)
+        for resource in selected:
+            bound = bind_to_resource(rule, resource.name, resource.namespace)
+            try:
+                template = find_pod_template(resource.obj, resource.kind, bound.pod_template)
+            except TemplateNotFound as exc:
+                problems.append(error(str(exc), resource.location(rule=rule.name)))
+                continue
+            effect, rule_problems = apply_rule(bound, resource, template, ledger)
+            problems.extend(rule_problems)
+            if effect.changed:
+                resource.document.changed = True
+            effects.append(effect)
+    return effects, unmatched, problems
+
+
+def unmatched_problems(ruleset: RuleSet, unmatched: list[Rule], resources: list[Resource],
+                       options: Options) -> list[Problem]:
+    """A rule that matched nothing is a warning (--strict: error); all of them, an error."""
+    problems: list[Problem] = []
+    enabled = ruleset.enabled
+    if not ruleset.rules:
+        return [error("the rules define no rule", Location())]
+    if not enabled:
+        return [warning("every rule is disabled: the manifests pass through unchanged")]
+    if not resources:
+        return [warning("the input holds no resources")]
+    nothing = len(unmatched) == len(enabled)
+    for rule in unmatched:
+        where = Location(file=rule.source, line=rule.line, rule=rule.name, field="match")
+        if nothing and not options.allow_unmatched:
+            continue
+        hint = "velero-postrender explain shows why" if not nothing else None
+        problems.append(error("matched no resource", where, hint) if options.strict
+                        else warning("matched no resource", where, hint))
+    if nothing and not options.allow_unmatched:
+        names = ", ".join(repr(r.name) for r in unmatched)
+        problems.append(error(
+            f"no rule matched any resource (rules {names}): no backup hook was added",
+            Location(), "check the rules with velero-postrender explain, or pass --allow-unmatched",
+        ))
+    for name in ruleset.unused_settings:
+        problems.append(warning(f"--set {name}: no rule uses this parameter"))
+    return problems
+
+
+def write_documents(documents: list[Document]) -> str:
+    """Unchanged documents byte for byte, changed ones re-serialised."""
+    return "".join(emit_document(d) if d.changed else d.text for d in documents)
+
+
+def render_stream(text: str, ruleset: RuleSet, options: Options = Options()) -> RenderResult:
+    """Run the whole pipeline; raise ``PostRenderError`` (all problems) rather than emit a part."""
+    documents, resources, problems = read_documents(text)
+    if any(p.is_error for p in problems):
+        raise PostRenderError(problems)
+    effects, unmatched, rule_problems = apply_rules(ruleset, resources)
+    problems += rule_problems
+    problems += unmatched_problems(ruleset, unmatched, resources, options)
+    if any(p.is_error for p in problems):
+        raise PostRenderError(problems)
+    return RenderResult(write_documents(documents), effects, Problems(problems), unmatched, documents, resources)
