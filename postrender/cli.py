@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from typing import Annotated, Any, Callable, Optional, TypeVar
+from typing import Annotated, Any, Callable, TypeVar
 
 import typer
 
@@ -29,11 +29,11 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-RulesOption = Annotated[Optional[list[str]], typer.Option(
+RulesOption = Annotated[list[str] | None, typer.Option(
     "--rules", "-r", metavar="FILE", help="Rules file (repeatable). Env: VELERO_POSTRENDER_RULES.")]
-PresetOption = Annotated[Optional[list[str]], typer.Option(
+PresetOption = Annotated[list[str] | None, typer.Option(
     "--preset", "-p", metavar="NAME", help="Shipped preset (repeatable). Env: VELERO_POSTRENDER_PRESETS.")]
-SetOption = Annotated[Optional[list[str]], typer.Option(
+SetOption = Annotated[list[str] | None, typer.Option(
     "--set", "-s", metavar="KEY=VALUE", help="Value of a {{ KEY }} placeholder (repeatable). Env: VELERO_POSTRENDER_SET.")]
 StrictOption = Annotated[bool, typer.Option("--strict", help="A rule that matches nothing is an error.")]
 AllowUnmatchedOption = Annotated[bool, typer.Option(

@@ -6,11 +6,11 @@ compiled once and reused; the import itself is deferred until a rule uses JSONPa
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 
-@lru_cache(maxsize=None)
+@cache
 def _parser() -> Any:
     from jsonpath_ng.ext.parser import ExtendedJsonPathParser
 

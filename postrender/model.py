@@ -25,7 +25,7 @@ class Phase(enum.Enum):
         return self.value[1]
 
     @classmethod
-    def by_key(cls, key: str) -> "Phase":
+    def by_key(cls, key: str) -> Phase:
         return next(phase for phase in cls if phase.key == key)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from postrender.emit import emit_document
 from postrender.errors import Location, PostRenderError, Problem, Problems, error, warning
 from postrender.loader import bind_to_resource
 from postrender.matching import matches
@@ -16,7 +17,6 @@ from postrender.parse import parse_document
 from postrender.podtemplate import TemplateNotFound, find_pod_template
 from postrender.resources import Resource, resources_of
 from postrender.stream import Document, split
-from postrender.emit import emit_document
 
 
 @dataclass(frozen=True)

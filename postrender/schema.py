@@ -24,9 +24,9 @@ class Spec:
     type: str  # string | boolean | array | object | map | volume
     description: str = ""
     required: tuple[str, ...] = ()
-    properties: Mapping[str, "Spec"] = field(default_factory=dict)
-    items: "Spec | None" = None
-    values: "Spec | None" = None
+    properties: Mapping[str, Spec] = field(default_factory=dict)
+    items: Spec | None = None
+    values: Spec | None = None
     enum: tuple[str, ...] = ()
     one_of: tuple[str, ...] = ()  # exactly one of these properties must be given
     min_items: int = 0

@@ -31,7 +31,7 @@ class RuleInputs:
     def empty(self) -> bool:
         return not (self.rules or self.presets or self.inline)
 
-    def with_environment(self, environ: Mapping[str, str] | None = None) -> "RuleInputs":
+    def with_environment(self, environ: Mapping[str, str] | None = None) -> RuleInputs:
         """Environment values first, then the flags (a flag's --set wins over the environment's)."""
         env = os.environ if environ is None else environ
         rules = tuple(p for p in env.get(ENV_RULES, "").split(os.pathsep) if p.strip())
