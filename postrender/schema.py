@@ -31,6 +31,7 @@ class Spec:
     one_of: tuple[str, ...] = ()  # exactly one of these properties must be given
     min_items: int = 0
     default: Any = None
+    hints: Mapping[str, str] = field(default_factory=dict)  # known wrong keys and what to use instead
 
 
 def string(description: str, **kw: Any) -> Spec:
@@ -73,6 +74,8 @@ RESTORE_HOOK = obj(
         "waitForReady": boolean("Wait until the container is ready (Velero >= 1.13)."),
     },
     one_of=("command", "script"),
+    hints={"timeout": "Velero ignores a timeout on restore hooks: use execTimeout (how long the command may run) "
+                      "or waitTimeout (how long to wait for the container)"},
 )
 INIT_HOOK = obj(
     "An init restore hook: a container Velero adds to the restored pod.",
@@ -83,6 +86,8 @@ INIT_HOOK = obj(
     },
     required=("image",),
     one_of=("command", "script"),
+    hints={key: "Velero gives an init restore container only image, name and command"
+           for key in ("container", "onError", "timeout", "execTimeout", "waitTimeout", "waitForReady")},
 )
 
 MATCH = obj(
@@ -221,7 +226,8 @@ def validate(value: Any, spec: Spec, path: tuple[str | int, ...] = ()) -> list[V
     for key in value:
         if key not in spec.properties:
             close = difflib.get_close_matches(str(key), list(spec.properties), n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(spec.properties)}"
+            hint = spec.hints.get(str(key)) or (
+                f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(spec.properties)}")
             found.append(Violation(path + (str(key),), "unknown key", hint))
     for key in spec.required:
         if key not in value:
