@@ -69,10 +69,10 @@ def rule_inputs(rules: list[str] | None, preset: list[str] | None, set_: list[st
     return RuleInputs(tuple(rules or ()), tuple(preset or ()), tuple(set_ or ())).with_environment()
 
 
-def read_stdin() -> str:
-    from postrender.stream import decode
+def read_stdin(max_bytes: int | None = None) -> str:
+    from postrender.stream import decode, read_bounded
 
-    return decode(sys.stdin.buffer.read())
+    return decode(read_bounded(sys.stdin.buffer, max_bytes))
 
 
 EMPTY_OUTPUT_FOR_HELM4 = "# velero-postrender: the input held no manifests\n"
@@ -97,6 +97,16 @@ def root(
     set_: SetOption = None,
     strict: StrictOption = False,
     allow_unmatched: AllowUnmatchedOption = False,
+    max_input_bytes: Annotated[str | None, typer.Option(
+        "--max-input-bytes", metavar="SIZE", show_default=False,
+        help="Refuse a larger input (default 64Mi). Env: VELERO_POSTRENDER_MAX_INPUT_BYTES.")] = None,
+    max_alias_expansion: Annotated[str | None, typer.Option(
+        "--max-alias-expansion", metavar="NODES", show_default=False,
+        help="Refuse YAML aliases expanding to more nodes (default 10000). "
+             "Env: VELERO_POSTRENDER_MAX_ALIAS_EXPANSION.")] = None,
+    max_depth: Annotated[str | None, typer.Option(
+        "--max-depth", metavar="LEVELS", show_default=False,
+        help="Refuse deeper nesting (default 200). Env: VELERO_POSTRENDER_MAX_DEPTH.")] = None,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
 ) -> None:
@@ -110,19 +120,39 @@ def root(
     """
     if ctx.invoked_subcommand is not None:
         return
+    from postrender.limits import Limits
     from postrender.pipeline import Options, render_stream
     from postrender.sources import build_ruleset
 
+    limits = Limits.from_settings(max_input_bytes, max_alias_expansion, max_depth)
     ruleset = build_ruleset(rule_inputs(rules, preset, set_))
-    text = read_stdin()
-    result = render_stream(text, ruleset, Options(strict=strict, allow_unmatched=allow_unmatched))
+    text = read_stdin(limits.max_input_bytes)
+    result = render_stream(text, ruleset, Options(strict=strict, allow_unmatched=allow_unmatched, limits=limits))
     print_problems(result.warnings)
     write_stdout(result.text)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point (under Helm 4, failures also go to the error log: postrender.helm)."""
+    from postrender.helm import run_logged
+
+    run_logged(app)
+
+
+# --- subcommands: explain, diff, lint, presets, schema (postrender/commands/) ----------------
+# Registered last: they reuse the options and ``reported`` defined above.
+app.info.epilog = (
+    "\b\nExamples:\n"
+    "  helm install rel chart/ --post-renderer velero-postrender --post-renderer-args=--preset=postgresql\n"
+    "  helm template rel chart/ | velero-postrender --rules rules.yaml | kubectl apply -f -\n"
+    "  helm template rel chart/ | velero-postrender explain --rules rules.yaml\n"
+    "  velero-postrender lint rules.yaml\n"
+    "\nRun 'velero-postrender COMMAND --help' for the options of a command."
+)
+
+from postrender.commands import register  # noqa: E402
+
+register(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -90,6 +90,6 @@ def line_of(data: Any, path: tuple[str | int, ...]) -> int | None:
         except (KeyError, IndexError, TypeError):
             break
         line = getattr(node, "line", None) or line
-        if lines is not None and step in lines and not isinstance(node, (dict, list)):
+        if step in lines:  # the key's own line, also when its value is a block mapping or list below it
             line = lines[step]
     return line
