@@ -99,7 +99,7 @@ def root(
     allow_unmatched: AllowUnmatchedOption = False,
     max_input_bytes: Annotated[str | None, typer.Option(
         "--max-input-bytes", metavar="SIZE", show_default=False,
-        help="Refuse a larger input (default 64Mi). Env: VELERO_POSTRENDER_MAX_INPUT_BYTES.")] = None,
+        help="Refuse a larger input (default 16Mi). Env: VELERO_POSTRENDER_MAX_INPUT_BYTES.")] = None,
     max_alias_expansion: Annotated[str | None, typer.Option(
         "--max-alias-expansion", metavar="NODES", show_default=False,
         help="Refuse YAML aliases expanding to more nodes (default 10000). "

@@ -1,0 +1,209 @@
+"""kustomize exec transformer plugin (CONTRACT §2.4): ``kubectl kustomize --enable-alpha-plugins``.
+
+A kustomization lists a transformer resource of this project's own kind::
+
+    apiVersion: velero-postrender.io/v1
+    kind: VeleroHooks
+    metadata: {name: backup-hooks}
+    rulesFiles: [velero-rules.yaml]    # relative to the kustomization directory
+    presets: [postgresql]
+    set: {scratchSize: 2Gi}            # like --set
+    strict: false                      # like --strict
+    allowUnmatched: false              # like --allow-unmatched
+    params: {...}                      # with rules: an inline RuleSet (same format as a file)
+    rules: [...]
+
+kustomize runs the executable ``<plugin home>/velero-postrender.io/v1/velerohooks/VeleroHooks``
+with the path of a file holding that resource as its only argument, the resources on stdin
+(each with a ``kustomize.config.k8s.io/id`` annotation, which the pipeline keeps like any other
+field) and the kustomization directory as working directory and in
+``KUSTOMIZE_PLUGIN_CONFIG_ROOT``. The work is the command line's: ``RuleInputs`` and
+``render_stream``. The ``VELERO_POSTRENDER_*`` environment variables are deliberately not read:
+a kustomization should build the same on every machine.
+
+``python -m postrender.kustomize --install`` writes that executable for the current Python.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from postrender.errors import Location, PostRenderError, Problem, UsageError, error
+
+API_VERSION = "velero-postrender.io/v1"
+KIND = "VeleroHooks"
+GROUP, VERSION = API_VERSION.split("/")
+KNOWN_FIELDS = {"apiVersion", "kind", "metadata", "rulesFiles", "presets", "set", "strict", "allowUnmatched",
+                "params", "rules"}
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """What one VeleroHooks resource asks for."""
+
+    name: str
+    rules_files: tuple[str, ...] = ()
+    presets: tuple[str, ...] = ()
+    settings: tuple[str, ...] = ()
+    inline: tuple[Mapping[str, Any], ...] = ()
+    strict: bool = False
+    allow_unmatched: bool = False
+
+
+def plugin_home(environ: Mapping[str, str] | None = None) -> Path:
+    """Where kustomize looks for plugins: ``$KUSTOMIZE_PLUGIN_HOME``, else ``$XDG_CONFIG_HOME/kustomize/plugin``."""
+    env = os.environ if environ is None else environ
+    if env.get("KUSTOMIZE_PLUGIN_HOME"):
+        return Path(env["KUSTOMIZE_PLUGIN_HOME"])
+    config = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(config) / "kustomize" / "plugin"
+
+
+def executable_path(environ: Mapping[str, str] | None = None) -> Path:
+    return plugin_home(environ) / GROUP / VERSION / KIND.lower() / KIND
+
+
+def _strings(value: Any, field: str, where: str, problems: list[Problem]) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        problems.append(error("must be a list of non-empty strings", Location(file=where, field=field)))
+        return ()
+    return tuple(value)
+
+
+def _text(value: Any) -> str:
+    """A ``set:`` value as ``--set`` would carry it (YAML ``false`` is the word ``false``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _flag(data: Mapping[str, Any], field: str, where: str, problems: list[Problem]) -> bool:
+    value = data.get(field, False)
+    if not isinstance(value, bool):
+        problems.append(error("must be true or false", Location(file=where, field=field)))
+        return False
+    return value
+
+
+def parse_config(data: Any, where: str, root: Path) -> TransformerConfig:
+    """Check a VeleroHooks resource; relative ``rulesFiles`` resolve against ``root``."""
+    if not isinstance(data, dict):
+        raise PostRenderError([error(f"the transformer config must be a {KIND} mapping", Location(file=where))])
+    problems: list[Problem] = []
+    if data.get("apiVersion") != API_VERSION or data.get("kind") != KIND:
+        problems.append(error(f"expected apiVersion: {API_VERSION} and kind: {KIND}, got "
+                              f"{data.get('apiVersion')!r} / {data.get('kind')!r}", Location(file=where)))
+    for unknown in sorted(set(map(str, data)) - KNOWN_FIELDS):
+        problems.append(error("unknown field", Location(file=where, field=unknown),
+                              f"known: {', '.join(sorted(KNOWN_FIELDS))}"))
+    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    name = str(metadata.get("name") or KIND)
+    where = f"{where} ({KIND} {name})"
+    files = _strings(data.get("rulesFiles"), "rulesFiles", where, problems)
+    presets = _strings(data.get("presets"), "presets", where, problems)
+    raw_set = data.get("set") or {}
+    if not isinstance(raw_set, dict):
+        problems.append(error("must be a mapping of parameter names to values", Location(file=where, field="set")))
+        raw_set = {}
+    settings = tuple(f"{key}={_text(value)}" for key, value in raw_set.items())
+    inline: tuple[Mapping[str, Any], ...] = ()
+    if "rules" in data or "params" in data:
+        ruleset: dict[str, Any] = {"apiVersion": "velero-postrender/v1", "kind": "RuleSet"}
+        if "params" in data:
+            ruleset["params"] = data["params"]
+        ruleset["rules"] = data.get("rules")
+        inline = (ruleset,)
+    strict = _flag(data, "strict", where, problems)
+    allow_unmatched = _flag(data, "allowUnmatched", where, problems)
+    if problems:
+        raise PostRenderError(problems)
+    resolved = tuple(str(root / path) if not os.path.isabs(path) else path for path in files)
+    return TransformerConfig(name, resolved, presets, settings, inline, strict, allow_unmatched)
+
+
+def transform(config: TransformerConfig, manifests: str) -> tuple[str, list[Problem]]:
+    """The resources after the rules, and the warnings; raises like the command line."""
+    from postrender.pipeline import Options, render_stream
+    from postrender.sources import RuleInputs, build_ruleset
+
+    inputs = RuleInputs(config.rules_files, config.presets, config.settings, config.inline)
+    if inputs.empty:
+        raise UsageError(f"{KIND} {config.name}: give rules, rulesFiles or presets")
+    ruleset = build_ruleset(inputs)
+    result = render_stream(manifests, ruleset, Options(strict=config.strict, allow_unmatched=config.allow_unmatched))
+    return result.text, result.warnings
+
+
+def run(config_path: str) -> int:
+    """One plugin run: config file in argv, resources on stdin, resources on stdout."""
+    import yaml
+
+    from postrender.report import print_problems
+    from postrender.stream import decode
+
+    try:
+        try:
+            text = Path(config_path).read_text(encoding="utf-8")
+            data = yaml.safe_load(text)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise PostRenderError([error(f"cannot read the {KIND} config: {exc}", Location(file=config_path))]) from None
+        root = Path(os.environ.get("KUSTOMIZE_PLUGIN_CONFIG_ROOT") or os.getcwd())
+        config = parse_config(data, config_path, root)
+        output, warnings = transform(config, decode(sys.stdin.buffer.read()))
+    except PostRenderError as exc:
+        print_problems(exc.problems)
+        return 1
+    except UsageError as exc:
+        print_problems([error(str(exc))])
+        return 2
+    print_problems(warnings)
+    sys.stdout.buffer.write(output.encode("utf-8"))
+    sys.stdout.flush()
+    return 0
+
+
+def install(python: str = sys.executable, environ: Mapping[str, str] | None = None) -> Path:
+    """Write the plugin executable: a two-line script that runs this module with ``python``."""
+    target = executable_path(environ)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(
+        "#!/bin/sh\n"
+        f"# kustomize exec transformer for {API_VERSION} {KIND}, written by: python -m postrender.kustomize --install\n"
+        f"exec {shlex.quote(python)} -m postrender.kustomize \"$@\"\n",
+        encoding="utf-8",
+    )
+    target.chmod(0o755)
+    return target
+
+
+USAGE = f"""usage: python -m postrender.kustomize CONFIG_FILE   (as kustomize runs it)
+       python -m postrender.kustomize --install        (write {executable_path()})
+       python -m postrender.kustomize --path           (print where kustomize looks for it)
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args == ["--install"]:
+        print(f"installed {install()}")
+        return 0
+    if args == ["--path"]:
+        print(executable_path())
+        return 0
+    if len(args) != 1 or args[0].startswith("-"):
+        sys.stderr.write(USAGE)
+        return 0 if args in (["-h"], ["--help"]) else 2
+    return run(args[0])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
