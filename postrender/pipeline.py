@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from postrender.emit import emit_document
 from postrender.errors import Location, PostRenderError, Problem, Problems, error, warning
+from postrender.limits import DEFAULT_LIMITS, Limits
 from postrender.loader import bind_to_resource
 from postrender.matching import matches
 from postrender.merge import Effect, Ledger, apply_rule
@@ -16,13 +17,14 @@ from postrender.model import Rule, RuleSet
 from postrender.parse import parse_document
 from postrender.podtemplate import TemplateNotFound, find_pod_template
 from postrender.resources import Resource, resources_of
-from postrender.stream import Document, split
+from postrender.stream import Document, check_size, split
 
 
 @dataclass(frozen=True)
 class Options:
     strict: bool = False  # a rule that matched nothing is an error, not a warning
     allow_unmatched: bool = False  # rules that matched nothing at all are not an error
+    limits: Limits = DEFAULT_LIMITS  # input size, alias expansion, nesting depth (postrender.limits)
 
 
 @dataclass
@@ -41,13 +43,15 @@ class RenderResult:
         return self.problems.warnings
 
 
-def read_documents(text: str) -> tuple[list[Document], list[Resource], list[Problem]]:
+def read_documents(text: str, limits: Limits = DEFAULT_LIMITS) -> tuple[list[Document], list[Resource], list[Problem]]:
     """Split and parse the stream; the resources in stream order (List items expanded)."""
+    if len(text) * 4 > limits.max_input_bytes:  # a UTF-8 character is at most 4 bytes
+        check_size(len(text.encode("utf-8", "surrogatepass")), limits.max_input_bytes)
     documents = split(text)
     problems: list[Problem] = []
     resources: list[Resource] = []
     for document in documents:
-        problem = parse_document(document)
+        problem = parse_document(document, limits)
         if problem is not None:
             problems.append(problem)
             continue
@@ -129,7 +133,7 @@ def write_documents(documents: list[Document]) -> str:
 
 def render_stream(text: str, ruleset: RuleSet, options: Options = Options()) -> RenderResult:
     """Run the whole pipeline; raise ``PostRenderError`` (all problems) rather than emit a part."""
-    documents, resources, problems = read_documents(text)
+    documents, resources, problems = read_documents(text, options.limits)
     if any(p.is_error for p in problems):
         raise PostRenderError(problems)
     effects, unmatched, rule_problems = apply_rules(ruleset, resources)

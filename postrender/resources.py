@@ -80,9 +80,23 @@ def resources_of(document: Document) -> tuple[list[Resource], list[Problem]]:
 
 
 def _check_identity(resource: Resource) -> list[Problem]:
+    """Kind and name identify a resource in every message and every match: both must be strings."""
     where = resource.location()
-    if not resource.obj.get("kind") or not isinstance(resource.obj.get("kind"), str):
+    kind = resource.obj.get("kind")
+    if not kind:
         return [error("resource has no kind", where)]
-    if not resource.name:
+    if not isinstance(kind, str):
+        return [error(f"kind is not a string but a {type(kind).__name__}", where)]
+    meta = resource.obj.get("metadata")
+    if not isinstance(meta, dict):
+        what = "no metadata" if meta is None else f"metadata that is a {type(meta).__name__}, not a mapping"
+        return [error(f"resource has {what}", where, "every resource needs metadata.name")]
+    name = meta.get("name") or meta.get("generateName")
+    if not name:
         return [error("resource has no metadata.name", where)]
+    if not isinstance(name, str):
+        return [error(f"metadata.name is not a string but a {type(name).__name__}", where)]
+    namespace = meta.get("namespace")
+    if namespace is not None and not isinstance(namespace, str):
+        return [error(f"metadata.namespace is not a string but a {type(namespace).__name__}", where)]
     return []

@@ -5,25 +5,29 @@ byte. A document boundary is a ``---`` marker at column 0 (followed by whitespac
 end of the line), which is also where YAML itself forbids any scalar to continue; lines
 of dashes inside indented block scalars are content. Comment, blank and directive lines
 that precede a marker belong to the document that the marker opens, as they do for a YAML
-parser; a ``...`` end marker closes a document.
+parser; a ``...`` end marker closes a document. A UTF-8 byte order mark at the start of the
+stream is part of the first document's text (so it is written back) but never hides a marker.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from postrender.errors import Location, PostRenderError, error
 
 _MARKER = re.compile(r"---(?:[ \t\r]|$)")
 _END = re.compile(r"\.\.\.(?:[ \t\r]|$)")
-_TRIVIA = re.compile(r"[ \t\r]*(?:#.*)?$|%")
+_EMPTY_MARKER = re.compile(r"(?:---|\.\.\.)[ \t\r]*(?:#.*)?$")
+_BLANK = re.compile(r"\ufeff?[ \t\r]*(?:#.*)?$")
+_TRIVIA = re.compile(r"\ufeff?(?:[ \t\r]*(?:#.*)?$|%)")
+BOM = "\ufeff"
 
 UNPARSED: Any = object()
 
 
-@dataclass
+@dataclass(slots=True)  # a stream may hold very many (empty) documents: keep each small
 class Document:
     """One document of the stream: its position, exact text and (once parsed) its data."""
 
@@ -32,14 +36,38 @@ class Document:
     text: str  # exact text, separator and leading comments included
     data: Any = field(default=UNPARSED, repr=False)
     changed: bool = False
+    # id(collection) -> parse.SourceForms: how non-canonical scalars were written (for emit)
+    source_forms: dict[int, Any] | None = field(default=None, repr=False)
+
+    @property
+    def blank(self) -> bool:
+        """Only separators, end markers, directives, comments and blank lines: nothing to parse."""
+        return all(_BLANK.match(raw) or _EMPTY_MARKER.match(raw.lstrip(BOM)) for raw in self.text.split("\n"))
 
     @property
     def content_line(self) -> int:
         """Stream line of the first line that is not a separator, comment or blank."""
         for offset, raw in enumerate(self.text.split("\n")):
-            if not _TRIVIA.match(raw) and not _MARKER.match(raw):
+            if not _TRIVIA.match(raw) and not _MARKER.match(raw.lstrip(BOM)):
                 return self.line + offset
         return self.line
+
+
+def read_bounded(stream: IO[bytes], max_bytes: int | None = None) -> bytes:
+    """Read a whole binary stream, but never more than ``max_bytes`` (+1 to tell it was more)."""
+    if max_bytes is None:
+        return stream.read()
+    raw = stream.read(max_bytes + 1)
+    check_size(len(raw), max_bytes)
+    return raw
+
+
+def check_size(size: int, max_bytes: int) -> None:
+    """Refuse a stream above the input limit (``--max-input-bytes``) before any parsing."""
+    if size > max_bytes:
+        raise PostRenderError([error(
+            f"input is larger than {max_bytes} bytes (--max-input-bytes): refused",
+            Location(file="<stdin>"), "raise the limit with --max-input-bytes or VELERO_POSTRENDER_MAX_INPUT_BYTES")])
 
 
 def decode(raw: bytes) -> str:
@@ -69,14 +97,15 @@ def split(text: str) -> list[Document]:
 
     lines = _lines(text)
     for number, line in enumerate(lines, 1):
-        if line.startswith("---") and _MARKER.match(line):
+        bare = line[1:] if number == 1 and line.startswith(BOM) else line
+        if bare.startswith("---") and _MARKER.match(bare):
             if opened:
                 close(number)
             chunk.append(line)
             opened = True
             continue
         chunk.append(line)
-        if line.startswith("...") and _END.match(line):
+        if bare.startswith("...") and _END.match(bare):
             close(number + 1)
             continue
         if not opened and not _TRIVIA.match(line):
