@@ -75,8 +75,26 @@ def measure(argv: list[str], stdin_path: Path, cwd: Path | None = None) -> Sampl
     return Sample(seconds, usage.ru_maxrss / 1024)
 
 
+def install_in_venv(work: Path) -> list[str]:
+    """The console script of a fresh venv with a regular install of the project, as users have it
+    (pip/pipx for Helm 3, the plugin's own venv for Helm 4); ``python -m postrender`` of this
+    interpreter when that cannot be built (no venv module, no package index)."""
+    venv = work / "venv"
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", str(ROOT)],
+                       check=True, capture_output=True)
+    except (subprocess.CalledProcessError, OSError) as exc:
+        print(f"note: no venv install ({exc}); measuring {sys.executable} -m postrender", file=sys.stderr)
+        return [sys.executable, "-m", "postrender"]
+    return [str(venv / "bin" / "velero-postrender")]
+
+
+COMMAND: list[str] = [sys.executable, "-m", "postrender"]
+
+
 def postrender_argv(presets: list[str]) -> list[str]:
-    argv = [sys.executable, "-m", "postrender", "--allow-unmatched"]
+    argv = [*COMMAND, "--allow-unmatched", "--max-input-bytes", "1Gi"]
     for name in presets:
         argv += ["--preset", name]
     return argv
@@ -168,7 +186,7 @@ def verdicts(rows: list[Row]) -> list[tuple[str, float, float, bool]]:
 
 def report(rows: list[Row]) -> str:
     lines = [f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-             f"{platform.platform()}", ""]
+             f"{platform.platform()}", f"velero-postrender command: {' '.join(COMMAND)}", ""]
     lines.append(f"| {'what':<50} | {'input':>6} | {'MiB':>6} | {'median s':>9} | {'vs libyaml':>10} | {'peak MiB':>8} |")
     lines.append(f"|{'-' * 52}|{'-' * 8}|{'-' * 8}|{'-' * 11}|{'-' * 12}|{'-' * 10}|")
     for row in rows:
@@ -187,9 +205,13 @@ def main() -> None:
     parser.add_argument("--sizes", default="1,10,50", help="corpus copies, comma-separated (default 1,10,50)")
     parser.add_argument("--repeats", type=int, default=5, help="runs of each variant (default 5)")
     parser.add_argument("--presets", default=",".join(PRESETS), help="presets to apply (default: the five databases)")
+    parser.add_argument("--no-venv", action="store_true",
+                        help="measure `python -m postrender` of this interpreter instead of a fresh venv install")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     with tempfile.TemporaryDirectory(prefix="velero-postrender-bench-") as work:
+        if not args.no_venv:
+            COMMAND[:] = install_in_venv(Path(work))
         rows = run(sizes, args.repeats, Path(work), [p for p in args.presets.split(",") if p])
     print(report(rows))
 

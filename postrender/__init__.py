@@ -9,7 +9,9 @@ Library use::
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing itself costs start-up time that Helm pays on every call
+if TYPE_CHECKING:
+    from typing import Any
 
 __version__ = "0.1.0"
 __all__ = ["render", "PostRenderError", "UsageError", "__version__"]

@@ -1,5 +1,5 @@
 """``python -m postrender`` runs the command line."""
 
-from postrender.cli import main
+from postrender.entry import main
 
 main()

@@ -7,18 +7,24 @@ Exit codes: 0 success, 1 a problem with the input, the rules or a conflict, 2 a 
 from __future__ import annotations
 
 import functools
-import sys
 from typing import Annotated, Any, Callable, TypeVar
 
 import typer
 
 from postrender import __version__
-from postrender.errors import PostRenderError, UsageError, error
-from postrender.report import print_problems
+from postrender.entry import (  # noqa: F401 - re-exported for the subcommands
+    EMPTY_OUTPUT_FOR_HELM4,
+    EXIT_OK,
+    EXIT_PROBLEM,
+    EXIT_USAGE,
+    exit_code_of,
+    read_stdin,
+    rule_inputs,
+    run_root,
+    write_stdout,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
 app = typer.Typer(
     name="velero-postrender",
@@ -45,14 +51,11 @@ def reported(command: F) -> F:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except PostRenderError as exc:
-            print_problems(exc.problems)
-            raise typer.Exit(EXIT_PROBLEM) from None
-        except UsageError as exc:
-            print_problems([error(str(exc))])
-            raise typer.Exit(EXIT_USAGE) from None
+        result: list[Any] = []
+        code = exit_code_of(lambda: result.append(command(*args, **kwargs)))
+        if code != EXIT_OK:
+            raise typer.Exit(code)
+        return result[0] if result else None
 
     return wrapper  # type: ignore[return-value]
 
@@ -61,31 +64,6 @@ def _version(value: bool) -> None:
     if value:
         typer.echo(f"velero-postrender {__version__}")
         raise typer.Exit()
-
-
-def rule_inputs(rules: list[str] | None, preset: list[str] | None, set_: list[str] | None) -> Any:
-    from postrender.sources import RuleInputs
-
-    return RuleInputs(tuple(rules or ()), tuple(preset or ()), tuple(set_ or ())).with_environment()
-
-
-def read_stdin(max_bytes: int | None = None) -> str:
-    from postrender.stream import decode, read_bounded
-
-    return decode(read_bounded(sys.stdin.buffer, max_bytes))
-
-
-EMPTY_OUTPUT_FOR_HELM4 = "# velero-postrender: the input held no manifests\n"
-
-
-def write_stdout(text: str) -> None:
-    """Write the whole stream at once; under Helm 4, which refuses empty output, a comment."""
-    import os
-
-    if not text and os.environ.get("HELM_PLUGIN_NAME"):
-        text = EMPTY_OUTPUT_FOR_HELM4
-    sys.stdout.buffer.write(text.encode("utf-8"))
-    sys.stdout.flush()
 
 
 @app.callback(invoke_without_command=True)
@@ -120,23 +98,14 @@ def root(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from postrender.limits import Limits
-    from postrender.pipeline import Options, render_stream
-    from postrender.sources import build_ruleset
-
-    limits = Limits.from_settings(max_input_bytes, max_alias_expansion, max_depth)
-    ruleset = build_ruleset(rule_inputs(rules, preset, set_))
-    text = read_stdin(limits.max_input_bytes)
-    result = render_stream(text, ruleset, Options(strict=strict, allow_unmatched=allow_unmatched, limits=limits))
-    print_problems(result.warnings)
-    write_stdout(result.text)
+    run_root(rules, preset, set_, strict, allow_unmatched, max_input_bytes, max_alias_expansion, max_depth)
 
 
 def main() -> None:
-    """Console-script entry point (under Helm 4, failures also go to the error log: postrender.helm)."""
-    from postrender.helm import run_logged
+    """Console-script entry point; see ``postrender.entry`` (the root command skips Typer there)."""
+    from postrender.entry import main as entry_main
 
-    run_logged(app)
+    entry_main()
 
 
 # --- subcommands: explain, diff, lint, presets, schema (postrender/commands/) ----------------

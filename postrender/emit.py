@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from postrender.stream import BOM, Document
+
+TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
+if TYPE_CHECKING:
+    from typing import Any
 
 try:
     _BaseDumper: type = yaml.CSafeDumper

@@ -17,9 +17,11 @@ from __future__ import annotations
 import io
 import os
 import sys
-import time
-from pathlib import Path
-from typing import Callable, TextIO
+
+TYPE_CHECKING = False  # typing costs start-up time
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Callable, TextIO
 
 ENV_ERROR_LOG = "VELERO_POSTRENDER_ERROR_LOG"
 ENV_NO_TTY = "VELERO_POSTRENDER_NO_TTY"
@@ -37,6 +39,8 @@ def error_log_path(environ: dict[str, str] | None = None) -> Path:
 
     The launcher in ``bin/`` computes the same path for errors it meets before Python runs.
     """
+    from pathlib import Path  # only when a failure is logged: pathlib costs start-up time
+
     env = os.environ if environ is None else environ
     if env.get(ENV_ERROR_LOG):
         return Path(env[ENV_ERROR_LOG]).expanduser()
@@ -67,6 +71,8 @@ class _Tee(io.TextIOBase):
 
 
 def _header(exit_code: int | str | None) -> str:
+    import time
+
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     plugin = os.environ.get("HELM_PLUGIN_NAME", "")
     args = " ".join(sys.argv[1:]) or "(none)"

@@ -22,9 +22,12 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Mapping
 
 from postrender.errors import UsageError
+
+TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
+if TYPE_CHECKING:
+    from typing import Mapping
 
 MiB = 1024 * 1024
 

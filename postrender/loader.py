@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
 
 from postrender import placeholders
 from postrender.durations import duration_problem
@@ -16,6 +15,10 @@ from postrender.errors import Location, PostRenderError, Problem, error, warning
 from postrender.model import DEFAULT_ON_ERROR, Hook, Match, Phase, Rule, RuleSet, Scratch
 from postrender.rulesyaml import line_of, load_rules_text
 from postrender.schema import FALSE_WORDS, RULESET, TRUE_WORDS, validate
+
+TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
+if TYPE_CHECKING:
+    from typing import Any, Mapping, Sequence
 
 DEFAULT_SCRATCH_NAME = "velero-scratch"
 

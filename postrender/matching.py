@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any
 
 from postrender.model import Match, Rule
 from postrender.podtemplate import TemplateNotFound, containers_of, find_pod_template
 from postrender.resources import Resource
+
+TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @dataclass(frozen=True)

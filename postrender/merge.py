@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 from postrender import velero
 from postrender.errors import Problem, error, warning
@@ -17,6 +16,10 @@ from postrender.model import Hook, Phase, Rule
 from postrender.podtemplate import containers_of, init_containers_of
 from postrender.quantities import parse_quantity
 from postrender.resources import Resource
+
+TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @dataclass

@@ -22,7 +22,7 @@ document one of the two values would be lost, and Kubernetes refuses them anyway
 from __future__ import annotations
 
 import re
-from typing import Any
+from functools import lru_cache
 
 import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
@@ -30,6 +30,10 @@ from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from postrender.errors import Location, Problem, error
 from postrender.limits import DEFAULT_LIMITS, Limits
 from postrender.stream import Document
+
+TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
+if TYPE_CHECKING:
+    from typing import Any
 
 try:
     _BaseLoader: type = yaml.CSafeLoader
@@ -192,24 +196,45 @@ _STANDARD_TAGS = frozenset({"!"} | {f"tag:yaml.org,2002:{name}" for name in (
     "str", "int", "float", "bool", "null", "timestamp", "binary", "map", "seq", "set", "omap", "pairs")})
 
 
+def _shallow(text: str, max_depth: int) -> bool:
+    """True when the text proves its nesting stays below ``max_depth`` without parsing it.
+
+    A block collection nested in another is indented further, except a sequence written at
+    its key's indentation, so block nesting is at most two levels per column of indentation;
+    compact nesting on one line (``- - a``, ``? - a``) adds one level per indicator, and every
+    flow collection needs a ``[`` or ``{``. Lines indented less than a quarter of the limit,
+    fewer than an eighth of it in compact indicators and fewer than a quarter in brackets
+    bound the depth below seven eighths of the limit.
+    """
+    if max_depth < 16:
+        return False
+    if text.count("[") + text.count("{") >= max_depth // 4:
+        return False
+    return _deep_lines(max_depth).search(text) is None
+
+
+@lru_cache(maxsize=8)
+def _deep_lines(max_depth: int) -> re.Pattern[str]:
+    indent, compact = max_depth // 4, max_depth // 8
+    return re.compile(rf"^ {{{indent}}}|^[ \t]*(?:[-?][ \t]+){{{compact}}}", re.M)
+
+
 def check_structure(text: str, limits: Limits, thorough: bool = False) -> bool:
     """Refuse too deep nesting and too large alias expansion; return whether aliases occur.
 
-    Every collection node needs an indicator of its own (``:``, ``-``, ``?``, ``[``, ``{``), so
-    when the text holds fewer of them than the depth limit, and no alias can occur (an alias
+    When the text proves the nesting shallow (``_shallow``) and no alias can occur (an alias
     needs an anchor), there is nothing to check and the event pass is skipped. ``thorough``
     always runs it and also refuses what constructing the data would refuse, as far as events
     show it: tags outside YAML's standard ones, and a scalar key written twice in a mapping.
     """
     if not thorough:
         may_alias = "&" in text and "*" in text and _ANCHOR.search(text) is not None and _ALIAS.search(text) is not None
-        if not may_alias:
-            indicators = text.count(":") + text.count("-") + text.count("[") + text.count("{") + text.count("?")
-            if indicators <= limits.max_depth:
-                return False
+        if not may_alias and _shallow(text, limits.max_depth):
+            return False
     stack: list[list[Any]] = []  # per open collection: [anchor, expanded size, keys seen (mappings), next is a key]
     sizes: dict[str, int] = {}
     open_anchors: set[str] = set()
+    collections: set[str] = set()  # anchors of mappings and sequences (unhashable as keys)
     expanded = 0
     aliases = False
     start_events = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
@@ -221,6 +246,8 @@ def check_structure(text: str, limits: Limits, thorough: bool = False) -> bool:
                                  event.start_mark, limit=False)
         if thorough and stack and stack[-1][2] is not None and kind not in end_events:
             parent = stack[-1]
+            if parent[3] and (kind in start_events or (kind is yaml.AliasEvent and event.anchor in collections)):
+                raise StructureError("malformed YAML: found unhashable key", event.start_mark, limit=False)
             if parent[3] and kind is yaml.ScalarEvent and event.value != "<<":
                 if event.value in parent[2]:
                     raise StructureError(f"malformed YAML: duplicate key {event.value!r} (Kubernetes refuses it too)",
@@ -238,6 +265,7 @@ def check_structure(text: str, limits: Limits, thorough: bool = False) -> bool:
             stack.append([event.anchor, 1, set() if kind is yaml.MappingStartEvent else None, True])
             if event.anchor:
                 open_anchors.add(event.anchor)
+                collections.add(event.anchor)
         elif kind in end_events:
             anchor, size = stack.pop()[:2]
             if stack:

@@ -16,8 +16,10 @@ from postrender.merge import Effect, Ledger, apply_rule
 from postrender.model import Rule, RuleSet
 from postrender.parse import parse_document
 from postrender.podtemplate import TemplateNotFound, find_pod_template
+from postrender.prefilter import Screen, needs_check
 from postrender.resources import Resource, resources_of
-from postrender.stream import Document, check_size, split
+from postrender.screening import Checking
+from postrender.stream import UNPARSED, Document, check_size, split
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,8 @@ class Options:
     strict: bool = False  # a rule that matched nothing is an error, not a warning
     allow_unmatched: bool = False  # rules that matched nothing at all are not an error
     limits: Limits = DEFAULT_LIMITS  # input size, alias expansion, nesting depth (postrender.limits)
+    full_parse: bool = False  # parse every document, not only those a rule can select (prefilter)
+    parallel: bool = False  # check unparsed documents in a forked worker (the command line; not for libraries)
 
 
 @dataclass
@@ -43,14 +47,36 @@ class RenderResult:
         return self.problems.warnings
 
 
-def read_documents(text: str, limits: Limits = DEFAULT_LIMITS) -> tuple[list[Document], list[Resource], list[Problem]]:
+def read_documents(text: str, limits: Limits = DEFAULT_LIMITS,
+                   screen: Screen | None = None) -> tuple[list[Document], list[Resource], list[Problem]]:
     """Split and parse the stream; the resources in stream order (List items expanded)."""
+    documents, resources, problems, checking = start_reading(text, limits, screen, parallel=False)
+    problems += checking.finish()
+    return documents, resources, sorted(problems, key=lambda p: p.location.document or 0)
+
+
+def start_reading(text: str, limits: Limits, screen: Screen | None,
+                  parallel: bool) -> tuple[list[Document], list[Resource], list[Problem], Checking]:
+    """Split the stream, parse what a rule may select, and start checking the rest.
+
+    With a ``screen``, documents whose text proves that no rule can select them are not
+    parsed (they are written back from their text anyway); they still get the structure
+    check, possibly in a worker process, whose problems ``Checking.finish`` returns.
+    """
     if len(text) * 4 > limits.max_input_bytes:  # a UTF-8 character is at most 4 bytes
         check_size(len(text.encode("utf-8", "surrogatepass")), limits.max_input_bytes)
     documents = split(text)
+    to_parse: list[Document] = []
+    to_check: list[Document] = []
+    for document in documents:
+        if screen is not None and not needs_check(document.text) and not screen.may_match(document.text):
+            to_check.append(document)
+        else:
+            to_parse.append(document)
+    checking = Checking(to_check, limits, parallel, other_work=sum(len(d.text) for d in to_parse))
     problems: list[Problem] = []
     resources: list[Resource] = []
-    for document in documents:
+    for document in to_parse:
         problem = parse_document(document, limits)
         if problem is not None:
             problems.append(problem)
@@ -58,7 +84,7 @@ def read_documents(text: str, limits: Limits = DEFAULT_LIMITS) -> tuple[list[Doc
         found, found_problems = resources_of(document)
         resources.extend(found)
         problems.extend(found_problems)
-    return documents, resources, problems
+    return documents, resources, problems, checking
 
 
 def select(rule: Rule, resources: list[Resource]) -> list[Resource]:
@@ -96,7 +122,7 @@ def apply_rules(ruleset: RuleSet, resources: list[Resource]) -> tuple[list[Effec
     return effects, unmatched, problems
 
 
-def unmatched_problems(ruleset: RuleSet, unmatched: list[Rule], resources: list[Resource],
+def unmatched_problems(ruleset: RuleSet, unmatched: list[Rule], has_resources: bool,
                        options: Options) -> list[Problem]:
     """A rule that matched nothing is a warning (--strict: error); all of them, an error."""
     problems: list[Problem] = []
@@ -105,7 +131,7 @@ def unmatched_problems(ruleset: RuleSet, unmatched: list[Rule], resources: list[
         return [error("the rules define no rule", Location())]
     if not enabled:
         return [warning("every rule is disabled: the manifests pass through unchanged")]
-    if not resources:
+    if not has_resources:
         return [warning("the input holds no resources")]
     nothing = len(unmatched) == len(enabled)
     for rule in unmatched:
@@ -133,12 +159,20 @@ def write_documents(documents: list[Document]) -> str:
 
 def render_stream(text: str, ruleset: RuleSet, options: Options = Options()) -> RenderResult:
     """Run the whole pipeline; raise ``PostRenderError`` (all problems) rather than emit a part."""
-    documents, resources, problems = read_documents(text, options.limits)
+    screen = None if options.full_parse else Screen.for_ruleset(ruleset)
+    documents, resources, problems, checking = start_reading(text, options.limits, screen, options.parallel)
+    try:
+        if any(p.is_error for p in problems):
+            raise PostRenderError(sorted(problems + checking.finish(), key=lambda p: p.location.document or 0))
+        effects, unmatched, rule_problems = apply_rules(ruleset, resources)
+        skipped = any(d.data is UNPARSED for d in documents)  # resources the screen proved no rule selects
+        output = write_documents(documents) if not any(p.is_error for p in rule_problems) else ""
+        reading = sorted(problems + checking.finish(), key=lambda p: p.location.document or 0)
+    finally:
+        checking.cancel()
+    if any(p.is_error for p in reading):
+        raise PostRenderError(reading)
+    problems = reading + rule_problems + unmatched_problems(ruleset, unmatched, bool(resources) or skipped, options)
     if any(p.is_error for p in problems):
         raise PostRenderError(problems)
-    effects, unmatched, rule_problems = apply_rules(ruleset, resources)
-    problems += rule_problems
-    problems += unmatched_problems(ruleset, unmatched, resources, options)
-    if any(p.is_error for p in problems):
-        raise PostRenderError(problems)
-    return RenderResult(write_documents(documents), effects, Problems(problems), unmatched, documents, resources)
+    return RenderResult(output, effects, Problems(problems), unmatched, documents, resources)

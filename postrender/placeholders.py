@@ -7,7 +7,10 @@ pod and pass through untouched.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Mapping
+
+TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
+if TYPE_CHECKING:
+    from typing import Any, Callable, Mapping
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}")
 RESOURCE_BUILTINS = ("resource.name", "resource.namespace")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
+if TYPE_CHECKING:
+    from typing import Any
+
 
 POD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
     "Pod": (),

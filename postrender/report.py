@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
-from typing import Iterable
 
 from postrender.errors import Problem
+
+TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
+if TYPE_CHECKING:
+    from typing import Iterable
 
 
 def print_problems(problems: Iterable[Problem]) -> None:

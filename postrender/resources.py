@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from postrender.errors import Location, Problem, error
 from postrender.stream import Document
+
+TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @dataclass

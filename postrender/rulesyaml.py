@@ -6,11 +6,13 @@ error (a second ``command:`` silently winning is how a hook goes missing).
 
 from __future__ import annotations
 
-from typing import Any
-
 import yaml
 
 from postrender.errors import Location, PostRenderError, error
+
+TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
+if TYPE_CHECKING:
+    from typing import Any
 
 try:
     _Base: type = yaml.CSafeLoader

@@ -7,9 +7,11 @@ cannot drift apart.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+
+TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
+if TYPE_CHECKING:
+    from typing import Any, Mapping
 
 PLACEHOLDER_PATTERN = r"^\s*\{\{\s*[A-Za-z_][A-Za-z0-9_.-]*\s*\}\}\s*$"
 TRUE_WORDS = ("true", "yes", "on", "1")
@@ -225,6 +227,8 @@ def validate(value: Any, spec: Spec, path: tuple[str | int, ...] = ()) -> list[V
     found = []
     for key in value:
         if key not in spec.properties:
+            import difflib
+
             close = difflib.get_close_matches(str(key), list(spec.properties), n=1, cutoff=0.6)
             hint = spec.hints.get(str(key)) or (
                 f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(spec.properties)}")

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Mapping, Sequence
 
 from postrender.errors import Location, PostRenderError, Problem, UsageError, error
 from postrender.loader import RulesSource, load_ruleset
 from postrender.model import RuleSet
-from postrender.presets import preset_names, preset_path
+from postrender.presets import preset_file, preset_names
+
+TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
+if TYPE_CHECKING:
+    from typing import Any, Mapping, Sequence
 
 ENV_RULES = "VELERO_POSTRENDER_RULES"
 ENV_PRESETS = "VELERO_POSTRENDER_PRESETS"
@@ -59,18 +61,20 @@ def read_sources(inputs: RuleInputs) -> list[RulesSource]:
     problems: list[Problem] = []
     for path in inputs.rules:
         try:
-            sources.append(RulesSource(Path(path).read_text(encoding="utf-8"), path))
+            with open(path, encoding="utf-8") as handle:
+                sources.append(RulesSource(handle.read(), path))
         except FileNotFoundError:
             problems.append(error("rules file not found", Location(file=path)))
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(error(f"cannot read rules file: {exc}", Location(file=path)))
     for name in inputs.presets:
-        path = preset_path(name)
-        if path is None:
+        found = preset_file(name)
+        if found is None:
             problems.append(error(f"no preset named {name!r}", Location(file=f"preset:{name}"),
                                   f"available: {', '.join(preset_names()) or '(none)'}"))
             continue
-        sources.append(RulesSource(path.read_text(encoding="utf-8"), f"preset:{name}"))
+        with open(found, encoding="utf-8") as handle:
+            sources.append(RulesSource(handle.read(), f"preset:{name}"))
     for number, data in enumerate(inputs.inline, 1):
         sources.append(RulesSource(yaml.safe_dump(dict(data), sort_keys=False), f"<inline rules {number}>"))
     if problems:

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import IO, Any
 
 from postrender.errors import Location, PostRenderError, error
+
+TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 _MARKER = re.compile(r"---(?:[ \t\r]|$)")
 _END = re.compile(r"\.\.\.(?:[ \t\r]|$)")
@@ -82,35 +85,41 @@ def decode(raw: bytes) -> str:
         ) from None
 
 
+_BOUNDARY = re.compile(r"\n\ufeff?(?:(---)|\.\.\.)(?=[ \t\r\n]|$)")  # searched in "\n" + text: fast
+_CONTENT_LINE = re.compile(r"^(?!\ufeff?[ \t\r]*(?:#[^\n]*)?$|\ufeff?%)", re.MULTILINE)
+
+
 def split(text: str) -> list[Document]:
-    """Split a stream into documents whose texts concatenate back to the input exactly."""
+    """Split a stream into documents whose texts concatenate back to the input exactly.
+
+    One regular-expression pass finds the marker lines; the text between them is sliced, not
+    walked line by line, so splitting costs little next to parsing even for large streams.
+    """
     documents: list[Document] = []
-    chunk: list[str] = []
-    chunk_line = 1
-    opened = False  # the current chunk holds a marker or content, so a marker ends it
+    start = 0  # where the current document's text starts
+    line = 1  # its first line
+    opened = False  # it holds a marker or content already, so the next marker ends it
 
-    def close(next_line: int) -> None:
-        nonlocal chunk, chunk_line, opened
-        if chunk:
-            documents.append(Document(len(documents) + 1, chunk_line, "".join(chunk)))
-        chunk, chunk_line, opened = [], next_line, False
+    def close(end: int) -> None:
+        nonlocal start, line
+        if end > start:
+            documents.append(Document(len(documents) + 1, line, text[start:end]))
+            line += text.count("\n", start, end)
+        start = end
 
-    lines = _lines(text)
-    for number, line in enumerate(lines, 1):
-        bare = line[1:] if number == 1 and line.startswith(BOM) else line
-        if bare.startswith("---") and _MARKER.match(bare):
-            if opened:
-                close(number)
-            chunk.append(line)
+    for found in _BOUNDARY.finditer("\n" + text):
+        at = found.start()  # in ``text``: the "\n" prepended is one character before it
+        if at and text[at] == BOM:
+            continue  # a byte order mark only counts at the start of the stream
+        if found.group(1):  # ``---``
+            if opened or _CONTENT_LINE.search(text, start, at):
+                close(at)
             opened = True
-            continue
-        chunk.append(line)
-        if bare.startswith("...") and _END.match(bare):
-            close(number + 1)
-            continue
-        if not opened and not _TRIVIA.match(line):
-            opened = True
-    close(len(lines) + 1)
+        else:  # ``...`` closes the document after its line
+            eol = text.find("\n", found.end() - 1)
+            close(len(text) if eol < 0 else eol + 1)
+            opened = False
+    close(len(text))
     return documents
 
 
