@@ -81,8 +81,11 @@ def write_stdout(text: str) -> None:
     """Write the whole stream at once; under Helm 4, which refuses empty output, a comment."""
     if not text and os.environ.get("HELM_PLUGIN_NAME"):
         text = EMPTY_OUTPUT_FOR_HELM4
-    sys.stdout.buffer.write(text.encode("utf-8"))
-    sys.stdout.flush()
+    out = sys.stdout.buffer
+    chunk = 1 << 20  # encode piecewise: a second full copy of a large stream would only add to peak memory
+    for start in range(0, len(text), chunk):
+        out.write(text[start:start + chunk].encode("utf-8"))
+    out.flush()
 
 
 def run_root(

@@ -18,7 +18,7 @@ from postrender.errors import Location, PostRenderError, error
 
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
 if TYPE_CHECKING:
-    from typing import IO, Any
+    from typing import IO, Any, Iterator
 
 _MARKER = re.compile(r"---(?:[ \t\r]|$)")
 _END = re.compile(r"\.\.\.(?:[ \t\r]|$)")
@@ -85,7 +85,8 @@ def decode(raw: bytes) -> str:
         ) from None
 
 
-_BOUNDARY = re.compile(r"\n\ufeff?(?:(---)|\.\.\.)(?=[ \t\r\n]|$)")  # searched in "\n" + text: fast
+_BOUNDARY = re.compile(r"\n\ufeff?(?:(---)|\.\.\.)(?=[ \t\r\n]|$)")  # a literal first character: fast
+_FIRST_BOUNDARY = re.compile(r"\ufeff?(?:(---)|\.\.\.)(?=[ \t\r\n]|$)")
 _CONTENT_LINE = re.compile(r"^(?!\ufeff?[ \t\r]*(?:#[^\n]*)?$|\ufeff?%)", re.MULTILINE)
 
 
@@ -107,20 +108,29 @@ def split(text: str) -> list[Document]:
             line += text.count("\n", start, end)
         start = end
 
-    for found in _BOUNDARY.finditer("\n" + text):
-        at = found.start()  # in ``text``: the "\n" prepended is one character before it
-        if at and text[at] == BOM:
-            continue  # a byte order mark only counts at the start of the stream
-        if found.group(1):  # ``---``
+    for at, end, is_marker in _boundaries(text):
+        if is_marker:  # ``---``
             if opened or _CONTENT_LINE.search(text, start, at):
                 close(at)
             opened = True
         else:  # ``...`` closes the document after its line
-            eol = text.find("\n", found.end() - 1)
+            eol = text.find("\n", end)
             close(len(text) if eol < 0 else eol + 1)
             opened = False
     close(len(text))
     return documents
+
+
+def _boundaries(text: str) -> Iterator[tuple[int, int, bool]]:
+    """(line start, end of the marker, whether it is ``---``) of every marker line, in order."""
+    first = _FIRST_BOUNDARY.match(text)
+    if first:
+        yield 0, first.end(), bool(first.group(1))
+    for found in _BOUNDARY.finditer(text):
+        at = found.start() + 1  # the line starts after the newline
+        if text[at] == BOM:
+            continue  # a byte order mark only counts at the start of the stream
+        yield at, found.end(), bool(found.group(1))
 
 
 def _lines(text: str) -> list[str]:
