@@ -16,7 +16,7 @@ from postrender.merge import Effect, Ledger, apply_rule
 from postrender.model import Rule, RuleSet
 from postrender.parse import parse_document
 from postrender.podtemplate import TemplateNotFound, find_pod_template
-from postrender.prefilter import Screen, needs_check
+from postrender.prefilter import Screen
 from postrender.resources import Resource, resources_of
 from postrender.screening import Checking
 from postrender.stream import UNPARSED, Document, check_size, split
@@ -52,7 +52,12 @@ def read_documents(text: str, limits: Limits = DEFAULT_LIMITS,
     """Split and parse the stream; the resources in stream order (List items expanded)."""
     documents, resources, problems, checking = start_reading(text, limits, screen, parallel=False)
     problems += checking.finish()
-    return documents, resources, sorted(problems, key=lambda p: p.location.document or 0)
+    return documents, resources, in_stream_order(problems)
+
+
+def in_stream_order(problems: list[Problem]) -> list[Problem]:
+    """Problems of the input by document (stable): the same order whether or not a worker checked some."""
+    return sorted(problems, key=lambda p: p.location.document or 0)
 
 
 def start_reading(text: str, limits: Limits, screen: Screen | None,
@@ -60,8 +65,9 @@ def start_reading(text: str, limits: Limits, screen: Screen | None,
     """Split the stream, parse what a rule may select, and start checking the rest.
 
     With a ``screen``, documents whose text proves that no rule can select them are not
-    parsed (they are written back from their text anyway); they still get the structure
-    check, possibly in a worker process, whose problems ``Checking.finish`` returns.
+    parsed here (they are written back from their text anyway); they are still checked for
+    whatever a full parse would refuse, possibly in a worker process (``screening``), whose
+    problems ``Checking.finish`` returns.
     """
     if len(text) * 4 > limits.max_input_bytes:  # a UTF-8 character is at most 4 bytes
         check_size(len(text.encode("utf-8", "surrogatepass")), limits.max_input_bytes)
@@ -69,7 +75,7 @@ def start_reading(text: str, limits: Limits, screen: Screen | None,
     to_parse: list[Document] = []
     to_check: list[Document] = []
     for document in documents:
-        if screen is not None and not needs_check(document.text) and not screen.may_match(document.text):
+        if screen is not None and not screen.may_match(document.text):
             to_check.append(document)
         else:
             to_parse.append(document)
@@ -163,11 +169,11 @@ def render_stream(text: str, ruleset: RuleSet, options: Options = Options()) -> 
     documents, resources, problems, checking = start_reading(text, options.limits, screen, options.parallel)
     try:
         if any(p.is_error for p in problems):
-            raise PostRenderError(sorted(problems + checking.finish(), key=lambda p: p.location.document or 0))
+            raise PostRenderError(in_stream_order(problems + checking.finish()))
         effects, unmatched, rule_problems = apply_rules(ruleset, resources)
         skipped = any(d.data is UNPARSED for d in documents)  # resources the screen proved no rule selects
         output = write_documents(documents) if not any(p.is_error for p in rule_problems) else ""
-        reading = sorted(problems + checking.finish(), key=lambda p: p.location.document or 0)
+        reading = in_stream_order(problems + checking.finish())
     finally:
         checking.cancel()
     if any(p.is_error for p in reading):
