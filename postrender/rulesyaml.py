@@ -65,8 +65,15 @@ RulesLoader.add_constructor("tag:yaml.org,2002:seq", RulesLoader.construct_seque
 
 def load_rules_text(text: str, source: str) -> Any:
     """Parse the text of a rules file; errors carry the file and line."""
+    from postrender.limits import DEFAULT_LIMITS
+    from postrender.parse import StructureError, check_structure
+
     try:
+        check_structure(text, DEFAULT_LIMITS)  # nesting and aliases bounded, as for manifests
         return yaml.load(text, Loader=RulesLoader)  # noqa: S506 - a safe loader
+    except StructureError as exc:
+        line = exc.mark.line + 1 if exc.mark is not None else None
+        raise PostRenderError([error(exc.message, Location(file=source, line=line))]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = exc.problem or exc.context or "invalid YAML"
@@ -75,6 +82,9 @@ def load_rules_text(text: str, source: str) -> Any:
         raise PostRenderError([error(message, Location(file=source, line=mark.line + 1 if mark else None))]) from None
     except yaml.YAMLError as exc:
         raise PostRenderError([error(f"invalid YAML: {exc}", Location(file=source))]) from None
+    except Exception as exc:  # noqa: BLE001 - PyYAML's constructors raise bare errors on odd values (``!!int``)
+        raise PostRenderError([error(f"cannot read rules file: {type(exc).__name__}: {exc}",
+                                     Location(file=source))]) from None
 
 
 def line_of(data: Any, path: tuple[str | int, ...]) -> int | None:

@@ -275,3 +275,15 @@ def test_warning_for_memory_scratch_above_the_memory_limit(tmp_path):
     result = run_rules(tmp_path, ruleset(rule))
     assert result.returncode == 0
     assert "sizeLimit 1Gi is above container 'postgresql''s memory limit 512Mi" in result.stderr.decode()
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("a: !!int\n", "cannot read rules file"),  # as the atheris run found: PyYAML raised IndexError
+    ("a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+     "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+     "e: [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n", "aliases expand to more than"),
+])
+def test_odd_and_hostile_rules_files_are_refused_cleanly(tmp_path, text, fragment):
+    fails(run_rules(tmp_path, text), "rules.yaml", fragment)
+    lint = run_cli(["lint", str(tmp_path / "rules.yaml")])
+    assert lint.returncode == 1 and "Traceback" not in lint.stderr.decode() + lint.stdout.decode()
