@@ -347,8 +347,3 @@ def _problem(document: Document, exc: Exception) -> Problem:
 
 def _where(document: Document, mark: Any) -> Location:
     return Location(document=document.index, line=document.line + mark.line if mark is not None else document.line)
-
-
-def is_blank(data: Any) -> bool:
-    """A comment-only or empty document parses to None and is passed through as is."""
-    return data is None

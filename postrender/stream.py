@@ -131,18 +131,3 @@ def _boundaries(text: str) -> Iterator[tuple[int, int, bool]]:
         if text[at] == BOM:
             continue  # a byte order mark only counts at the start of the stream
         yield at, found.end(), bool(found.group(1))
-
-
-def _lines(text: str) -> list[str]:
-    """Lines with their endings; only ``\\n`` ends a line (``\\r`` stays in the line)."""
-    if not text:
-        return []
-    parts = text.split("\n")
-    lines = [part + "\n" for part in parts[:-1]]
-    if parts[-1]:
-        lines.append(parts[-1])
-    return lines
-
-
-def join(texts: list[str]) -> str:
-    return "".join(texts)
