@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping, Sequence
 
+from postrender.limits import DEFAULT_LIMITS, Limits
 from postrender.pipeline import Options, RenderResult, render_stream
 from postrender.sources import RuleInputs, build_ruleset
 from postrender.stream import decode
@@ -18,6 +19,7 @@ def render(
     set_values: Mapping[str, str] | None = None,
     strict: bool = False,
     allow_unmatched: bool = False,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> RenderResult:
     """Post-render ``manifests`` with rules files, inline rule sets and presets.
 
@@ -26,7 +28,9 @@ def render(
     library call depends only on its arguments. Returns a ``RenderResult`` whose ``text``
     is the new stream and whose ``warnings`` and ``effects`` say what happened; raises
     ``postrender.PostRenderError`` (with ``.problems``) when the rules or the input are
-    wrong, and ``postrender.UsageError`` when no rules are given.
+    wrong, and ``postrender.UsageError`` when no rules are given. ``limits``
+    (``postrender.limits.Limits``) bounds input size, alias expansion and nesting depth, as
+    the command line's ``--max-*`` flags do. A library call never forks a worker process.
     """
     text = decode(manifests) if isinstance(manifests, bytes) else manifests
     inputs = RuleInputs(
@@ -36,4 +40,4 @@ def render(
         inline=tuple(r for r in rules if isinstance(r, Mapping)),
     )
     ruleset = build_ruleset(inputs)
-    return render_stream(text, ruleset, Options(strict=strict, allow_unmatched=allow_unmatched))
+    return render_stream(text, ruleset, Options(strict=strict, allow_unmatched=allow_unmatched, limits=limits))

@@ -211,3 +211,11 @@ def test_bytes_input_and_warnings_on_the_result():
 ])
 def test_go_duration_grammar(text, seconds):
     assert parse_go_duration(text) == pytest.approx(seconds) if seconds is not None else parse_go_duration(text) is None
+
+
+def test_library_limits_bound_the_input():
+    from postrender.limits import Limits
+
+    with pytest.raises(PostRenderError) as caught:
+        render(STREAM, [ruleset(PG)], limits=Limits(max_input_bytes=100))
+    assert "--max-input-bytes" in caught.value.problems[0].message
