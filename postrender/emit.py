@@ -30,8 +30,6 @@ except AttributeError:  # pragma: no cover
     _BaseDumper = yaml.SafeDumper
 
 _NO_WRAP = 2**31 - 1
-_MARKER = re.compile(r"---(?:[ \t\r]*(?:#.*)?)$")
-_TRIVIA = re.compile(r"\ufeff?[ \t\r]*(?:#.*)?$|%")
 _END = re.compile(r"\.\.\.[ \t\r]*$")
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
@@ -107,8 +105,8 @@ def emit_document(document: Document) -> str:
     """The new text of a changed document, keeping its leading and trailing comments."""
     lines = document.text.split("\n")
     newline = "\r\n" if "\r\n" in document.text else "\n"
-    body_start = next((n for n, line in enumerate(lines)
-                       if not (_TRIVIA.match(line) or _MARKER.match(line.lstrip(BOM)))), len(lines))
+    offset = document.content_offset
+    body_start = len(lines) if offset is None else offset
     head = "".join(line + "\n" for line in lines[:body_start])
     if document.text.startswith(BOM) and not head.startswith(BOM):
         head = BOM + head

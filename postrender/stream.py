@@ -20,8 +20,6 @@ TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
 if TYPE_CHECKING:
     from typing import IO, Any, Iterator
 
-_MARKER = re.compile(r"---(?:[ \t\r]|$)")
-_END = re.compile(r"\.\.\.(?:[ \t\r]|$)")
 _EMPTY_MARKER = re.compile(r"(?:---|\.\.\.)[ \t\r]*(?:#.*)?$")
 _BLANK = re.compile(r"\ufeff?[ \t\r]*(?:#.*)?$")
 _TRIVIA = re.compile(r"\ufeff?(?:[ \t\r]*(?:#.*)?$|%)")
@@ -48,12 +46,20 @@ class Document:
         return all(_BLANK.match(raw) or _EMPTY_MARKER.match(raw.lstrip(BOM)) for raw in self.text.split("\n"))
 
     @property
-    def content_line(self) -> int:
-        """Stream line of the first line that is not a separator, comment or blank."""
+    def content_offset(self) -> int | None:
+        """Index (in ``text.split("\\n")``) of the first line with content, after the separator,
+        comment, directive and blank lines that lead the document; a ``---`` line with content
+        after the marker (``--- {a: 1}``) counts as content. None for a document without any."""
         for offset, raw in enumerate(self.text.split("\n")):
-            if not _TRIVIA.match(raw) and not _MARKER.match(raw.lstrip(BOM)):
-                return self.line + offset
-        return self.line
+            if not (_TRIVIA.match(raw) or _EMPTY_MARKER.match(raw.lstrip(BOM))):
+                return offset
+        return None
+
+    @property
+    def content_line(self) -> int:
+        """Stream line of the first line with content (the document's first line if none)."""
+        offset = self.content_offset
+        return self.line + (offset or 0)
 
 
 def read_bounded(stream: IO[bytes], max_bytes: int | None = None) -> bytes:
