@@ -22,7 +22,7 @@ from pathlib import Path
 import atheris
 
 with atheris.instrument_imports(include=["postrender"]):
-    from postrender import cli
+    from postrender.cli import app as cli
 
 ROOT = Path(__file__).resolve().parent.parent
 # libFuzzer ends the process without running atexit handlers: run.sh passes a directory it removes.

@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from postrender.stream import split  # noqa: E402
+from postrender.stream.split import split  # noqa: E402
 
 STS = b"""apiVersion: apps/v1
 kind: StatefulSet

@@ -1,5 +1,5 @@
 """``python -m postrender`` runs the command line."""
 
-from postrender.entry import main
+from postrender.cli.fast import main
 
 main()

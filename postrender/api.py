@@ -7,8 +7,8 @@ from typing import Any, Mapping, Sequence
 
 from postrender.limits import DEFAULT_LIMITS, Limits
 from postrender.pipeline import Options, RenderResult, render_stream
-from postrender.sources import RuleInputs, build_ruleset
-from postrender.stream import decode
+from postrender.ruleset.sources import RuleInputs, build_ruleset
+from postrender.stream.split import decode
 
 
 def render(

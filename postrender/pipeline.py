@@ -7,19 +7,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from postrender.emit import emit_document
 from postrender.errors import Location, PostRenderError, Problem, Problems, error, warning
+from postrender.filters.merge import Effect, Ledger, apply_rule
+from postrender.filters.podtemplate import TemplateNotFound, find_pod_template
+from postrender.filters.select import matches
 from postrender.limits import DEFAULT_LIMITS, Limits
-from postrender.loader import bind_to_resource
-from postrender.matching import matches
-from postrender.merge import Effect, Ledger, apply_rule
-from postrender.model import Rule, RuleSet
-from postrender.parse import parse_document
-from postrender.podtemplate import TemplateNotFound, find_pod_template
-from postrender.prefilter import Screen
-from postrender.resources import Resource, resources_of
-from postrender.screening import Checking
-from postrender.stream import UNPARSED, Document, check_size, split
+from postrender.ruleset.load import bind_to_resource
+from postrender.ruleset.model import Rule, RuleSet
+from postrender.stream.check import Checking
+from postrender.stream.emit import emit_document
+from postrender.stream.parse import parse_document
+from postrender.stream.resources import Resource, resources_of
+from postrender.stream.screen import Screen
+from postrender.stream.split import UNPARSED, Document, check_size, split
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def select(rule: Rule, resources: list[Resource]) -> list[Resource]:
     """The resources a rule matches, in stream order."""
     hits: set[int] | None = None
     if rule.match.jsonpath is not None:
-        from postrender.jsonpaths import top_level_indexes
+        from postrender.ruleset.jsonpaths import top_level_indexes
 
         hits = top_level_indexes(rule.match.jsonpath, [r.obj for r in resources])
     return [r for position, r in enumerate(resources) if matches(rule, r, hits, position)]

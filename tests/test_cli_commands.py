@@ -13,10 +13,10 @@ import pytest
 from conftest import EXAMPLES, ROOT, run_cli
 from typer.testing import CliRunner
 
-from postrender.cli import app
-from postrender.commands.common import ColorMode, use_color
-from postrender.commands.diff import unified_diff
-from postrender.presets import preset_names, preset_path
+from postrender.cli.app import app
+from postrender.cli.common import ColorMode, use_color
+from postrender.cli.diff import unified_diff
+from postrender.ruleset.presets import preset_names, preset_path
 
 REFERENCE_RULES = EXAMPLES / "reference" / "rules.yaml"
 REFERENCE_MANIFESTS = EXAMPLES / "reference" / "postgresql-8.7.4.yaml"
@@ -109,7 +109,7 @@ def test_version(runner: CliRunner) -> None:
 
 def test_show_completion_prints_a_bash_script() -> None:
     result = subprocess.run(
-        [sys.executable, "-c", "from postrender.cli import app; app(prog_name='velero-postrender')",
+        [sys.executable, "-c", "from postrender.cli.app import app; app(prog_name='velero-postrender')",
          "--show-completion", "bash"], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "_VELERO_POSTRENDER_COMPLETE=complete_bash" in result.stdout
@@ -122,7 +122,7 @@ def test_bash_completion_completes_commands_and_options(words: str, expected: st
     env = {"_VELERO_POSTRENDER_COMPLETE": "complete_bash", "COMP_WORDS": words,
            "COMP_CWORD": str(len(words.split()) - 1), "PATH": "/usr/bin:/bin"}
     result = subprocess.run(
-        [sys.executable, "-c", "from postrender.cli import app; app(prog_name='velero-postrender')"],
+        [sys.executable, "-c", "from postrender.cli.app import app; app(prog_name='velero-postrender')"],
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
     assert expected in result.stdout.split()
 

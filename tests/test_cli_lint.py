@@ -8,9 +8,9 @@ import pytest
 from conftest import EXAMPLES, ROOT, run_cli
 from typer.testing import CliRunner
 
-from postrender.cli import app
-from postrender.commands.lint import shell_syntax_error
-from postrender.presets import preset_names
+from postrender.cli.app import app
+from postrender.cli.lint import shell_syntax_error
+from postrender.ruleset.presets import preset_names
 
 HEADER = "apiVersion: velero-postrender/v1\nkind: RuleSet\n"
 

@@ -13,8 +13,8 @@ import yaml
 from conftest import EXAMPLES, ROOT
 from typer.testing import CliRunner
 
-from postrender.cli import app
-from postrender.schema import RULESET, to_json_schema, validate
+from postrender.cli.app import app
+from postrender.ruleset.schema import RULESET, to_json_schema, validate
 
 jsonschema = pytest.importorskip("jsonschema")
 

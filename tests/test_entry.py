@@ -8,11 +8,11 @@ import sys
 import pytest
 from conftest import EXAMPLES, ROOT
 
-from postrender.entry import parse_root_args
+from postrender.cli.fast import parse_root_args
 
 SEED = (EXAMPLES / "reference" / "postgresql-8.7.4.yaml").read_bytes()
 RULES = str(EXAMPLES / "reference" / "rules.yaml")
-TYPER = "import sys; from postrender.cli import app; app(prog_name='velero-postrender')"
+TYPER = "import sys; from postrender.cli.app import app; app(prog_name='velero-postrender')"
 
 
 def both(args: list[str]) -> tuple[subprocess.CompletedProcess[bytes], subprocess.CompletedProcess[bytes]]:

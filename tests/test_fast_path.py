@@ -13,10 +13,10 @@ from conftest import HELM3_FIXTURES, HELM4_FIXTURES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from postrender.loader import RulesSource, load_ruleset
 from postrender.pipeline import Options, render_stream
-from postrender.prefilter import Screen, lexical_images, lexical_kind
-from postrender.stream import split
+from postrender.ruleset.load import RulesSource, load_ruleset
+from postrender.stream.screen import Screen, lexical_images, lexical_kind
+from postrender.stream.split import split
 
 TRICKY = [
     # image in flow style: the screen cannot read it and must parse
@@ -176,8 +176,8 @@ def test_split_equals_the_line_by_line_reading(text):
 # --- the structure check in a forked worker ------------------------------------------------------
 
 def test_the_worker_reports_what_the_serial_check_reports(monkeypatch):
-    from postrender import screening
     from postrender.limits import DEFAULT_LIMITS
+    from postrender.stream import check as screening
 
     monkeypatch.setattr(screening, "PARALLEL_THRESHOLD", 1)
     documents = split("".join(corpus()[6:120]) + "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n\tname: x\n"
@@ -191,8 +191,8 @@ def test_the_worker_reports_what_the_serial_check_reports(monkeypatch):
 
 
 def test_a_failing_worker_is_replaced_by_this_process(monkeypatch):
-    from postrender import screening
     from postrender.limits import DEFAULT_LIMITS
+    from postrender.stream import check as screening
 
     monkeypatch.setattr(screening, "PARALLEL_THRESHOLD", 1)
     documents = split("".join(corpus()[6:60]) + "---\nkind: ConfigMap\nmetadata: {name: [x}\n")

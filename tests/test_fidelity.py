@@ -7,7 +7,7 @@ import yaml
 from conftest import ALL_FIXTURES, HELM3_FIXTURES, HELM4_FIXTURES
 
 from postrender.api import render
-from postrender.stream import split
+from postrender.stream.split import split
 
 NO_MATCH = {
     "apiVersion": "velero-postrender/v1",

@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 
 from postrender.api import render
 from postrender.errors import PostRenderError
-from postrender.podtemplate import POD_TEMPLATE_PATHS
-from postrender.stream import split
+from postrender.filters.podtemplate import POD_TEMPLATE_PATHS
+from postrender.stream.split import split
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1000"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, print_blob=True,

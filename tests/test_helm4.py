@@ -225,7 +225,7 @@ def test_install_from_a_git_url(tmp_path: Path):
 
 
 def test_error_log_path_follows_xdg_state_home_and_the_override(tmp_path: Path):
-    from postrender.helm import error_log_path
+    from postrender.integrations.helm import error_log_path
 
     assert error_log_path({"XDG_STATE_HOME": "/state"}) == Path("/state/velero-postrender/error.log")
     assert error_log_path({"XDG_STATE_HOME": "/state", "VELERO_POSTRENDER_ERROR_LOG": "/x.log"}) == Path("/x.log")

@@ -16,12 +16,12 @@ import yaml
 from conftest import ROOT, run_cli
 
 from postrender.api import render
-from postrender.emit import ManifestDumper
 from postrender.errors import PostRenderError
 from postrender.limits import DEFAULT_LIMITS, Limits
-from postrender.parse import ManifestLoader, UnsharingLoader, parse_document, screen_document
-from postrender.rulesyaml import RulesLoader
-from postrender.stream import split
+from postrender.ruleset.yamlfile import RulesLoader
+from postrender.stream.emit import ManifestDumper
+from postrender.stream.parse import ManifestLoader, UnsharingLoader, parse_document, screen_document
+from postrender.stream.split import split
 
 RULES = {
     "apiVersion": "velero-postrender/v1",

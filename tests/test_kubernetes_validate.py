@@ -10,8 +10,8 @@ import yaml
 from conftest import ALL_FIXTURES
 
 from postrender.api import render
-from postrender.podtemplate import POD_TEMPLATE_PATHS
-from postrender.stream import split
+from postrender.filters.podtemplate import POD_TEMPLATE_PATHS
+from postrender.stream.split import split
 
 KUBERNETES = "1.32.0"
 RULES = {

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from helm_binaries import CHARTS, RULES, bootstrapped_plugin, launcher_env, resources, tool_env, velero_annotations
 
-from postrender.kustomize import executable_path
+from postrender.integrations.kustomize import executable_path
 
 APP = CHARTS / "kustomize" / "app"
 KUBECTL = shutil.which("kubectl")
@@ -65,9 +65,9 @@ def captured(env: dict[str, str]) -> list[dict]:
 
 
 def install_module_plugin(env: dict[str, str]) -> Path:
-    """`python -m postrender.kustomize --install`, as a pip user does it."""
-    done = subprocess.run([sys.executable, "-m", "postrender.kustomize", "--install"], capture_output=True, text=True,
-                          env=env, timeout=60)
+    """`python -m postrender.integrations.kustomize --install`, as a pip user does it."""
+    done = subprocess.run([sys.executable, "-m", "postrender.integrations.kustomize", "--install"],
+                          capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     target = executable_path(env)
     assert done.stdout.strip() == f"installed {target}"
@@ -185,7 +185,7 @@ def test_exec_plugin_through_the_launcher_symlink(tmp_path: Path):
 
 def test_config_checks_are_reported_together(tmp_path: Path):
     from postrender.errors import PostRenderError
-    from postrender.kustomize import parse_config
+    from postrender.integrations.kustomize import parse_config
 
     with pytest.raises(PostRenderError) as caught:
         parse_config({"apiVersion": "velero-postrender.io/v1", "kind": "VeleroHooks", "metadata": {"name": "h"},
@@ -197,7 +197,7 @@ def test_config_checks_are_reported_together(tmp_path: Path):
 
 
 def test_config_paths_and_settings(tmp_path: Path):
-    from postrender.kustomize import parse_config
+    from postrender.integrations.kustomize import parse_config
 
     config = parse_config({"apiVersion": "velero-postrender.io/v1", "kind": "VeleroHooks",
                            "rulesFiles": ["a.yaml", "/abs/b.yaml"], "set": {"embedded": False, "size": "1Gi"},

@@ -9,7 +9,7 @@ import yaml
 from manifests import CRONJOB, CUSTOM, DEPLOYMENT, POD, SERVICE, STATEFULSET, STREAM, ruleset
 
 from postrender import PostRenderError, UsageError, render
-from postrender.durations import parse_go_duration
+from postrender.ruleset.durations import parse_go_duration
 
 PG = {
     "name": "pg",

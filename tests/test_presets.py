@@ -21,8 +21,8 @@ import yaml
 from conftest import FIXTURES, HELM3_FIXTURES, HELM4_FIXTURES, ROOT, run_cli
 
 from postrender.api import render
-from postrender.durations import duration_problem
-from postrender.presets import preset_names, presets_dir
+from postrender.ruleset.durations import duration_problem
+from postrender.ruleset.presets import preset_names, presets_dir
 
 PRESETS = ["cleanup", "fsfreeze", "mariadb", "mongodb", "mysql", "postgresql", "redis"]
 DATABASES = ["mariadb", "mongodb", "mysql", "postgresql", "redis"]

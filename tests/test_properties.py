@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from postrender.api import render
-from postrender.podtemplate import POD_TEMPLATE_PATHS
-from postrender.stream import split
+from postrender.filters.podtemplate import POD_TEMPLATE_PATHS
+from postrender.stream.split import split
 
 KINDS = ["StatefulSet", "Deployment", "DaemonSet", "Job"]
 

@@ -66,7 +66,7 @@ RulesLoader.add_constructor("tag:yaml.org,2002:seq", RulesLoader.construct_seque
 def load_rules_text(text: str, source: str) -> Any:
     """Parse the text of a rules file; errors carry the file and line."""
     from postrender.limits import DEFAULT_LIMITS
-    from postrender.parse import StructureError, check_structure
+    from postrender.stream.parse import StructureError, check_structure
 
     try:
         check_structure(text, DEFAULT_LIMITS)  # nesting and aliases bounded, as for manifests

@@ -41,7 +41,7 @@ def find_pod_template(obj: dict[str, Any], kind: str, expression: str | None) ->
 
 
 def _by_jsonpath(obj: dict[str, Any], expression: str) -> dict[str, Any]:
-    from postrender.jsonpaths import compile_jsonpath
+    from postrender.ruleset.jsonpaths import compile_jsonpath
 
     found = [datum.value for datum in compile_jsonpath(expression).find(obj)]
     if not found:

@@ -21,7 +21,7 @@ field) and the kustomization directory as working directory and in
 ``render_stream``. The ``VELERO_POSTRENDER_*`` environment variables are deliberately not read:
 a kustomization should build the same on every machine.
 
-``python -m postrender.kustomize --install`` writes that executable for the current Python.
+``python -m postrender.integrations.kustomize --install`` writes that executable for the current Python.
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def parse_config(data: Any, where: str, root: Path) -> TransformerConfig:
 def transform(config: TransformerConfig, manifests: str) -> tuple[str, list[Problem]]:
     """The resources after the rules, and the warnings; raises like the command line."""
     from postrender.pipeline import Options, render_stream
-    from postrender.sources import RuleInputs, build_ruleset
+    from postrender.ruleset.sources import RuleInputs, build_ruleset
 
     inputs = RuleInputs(config.rules_files, config.presets, config.settings, config.inline)
     if inputs.empty:
@@ -147,8 +147,8 @@ def run(config_path: str) -> int:
     """One plugin run: config file in argv, resources on stdin, resources on stdout."""
     import yaml
 
-    from postrender.report import print_problems
-    from postrender.stream import decode
+    from postrender.cli.report import print_problems
+    from postrender.stream.split import decode
 
     try:
         try:
@@ -177,17 +177,18 @@ def install(python: str = sys.executable, environ: Mapping[str, str] | None = No
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(
         "#!/bin/sh\n"
-        f"# kustomize exec transformer for {API_VERSION} {KIND}, written by: python -m postrender.kustomize --install\n"
-        f"exec {shlex.quote(python)} -m postrender.kustomize \"$@\"\n",
+        f"# kustomize exec transformer for {API_VERSION} {KIND}\n"
+        "# written by: python -m postrender.integrations.kustomize --install\n"
+        f"exec {shlex.quote(python)} -m postrender.integrations.kustomize \"$@\"\n",
         encoding="utf-8",
     )
     target.chmod(0o755)
     return target
 
 
-USAGE = f"""usage: python -m postrender.kustomize CONFIG_FILE   (as kustomize runs it)
-       python -m postrender.kustomize --install        (write {executable_path()})
-       python -m postrender.kustomize --path           (print where kustomize looks for it)
+USAGE = f"""usage: python -m postrender.integrations.kustomize CONFIG_FILE   (as kustomize runs it)
+       python -m postrender.integrations.kustomize --install        (write {executable_path()})
+       python -m postrender.integrations.kustomize --path           (print where kustomize looks for it)
 """
 
 

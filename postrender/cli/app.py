@@ -6,25 +6,21 @@ Exit codes: 0 success, 1 a problem with the input, the rules or a conflict, 2 a 
 
 from __future__ import annotations
 
-import functools
-from typing import Annotated, Any, Callable, TypeVar
+from typing import Annotated
 
 import typer
 
 from postrender import __version__
-from postrender.entry import (  # noqa: F401 - re-exported for the subcommands
-    EMPTY_OUTPUT_FOR_HELM4,
-    EXIT_OK,
-    EXIT_PROBLEM,
-    EXIT_USAGE,
-    exit_code_of,
-    read_stdin,
-    rule_inputs,
-    run_root,
-    write_stdout,
+from postrender.cli import diff, explain, lint, presets, schema
+from postrender.cli.fast import run_root
+from postrender.cli.options import (
+    AllowUnmatchedOption,
+    PresetOption,
+    RulesOption,
+    SetOption,
+    StrictOption,
+    reported,
 )
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 app = typer.Typer(
     name="velero-postrender",
@@ -34,31 +30,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-
-RulesOption = Annotated[list[str] | None, typer.Option(
-    "--rules", "-r", metavar="FILE", help="Rules file (repeatable). Env: VELERO_POSTRENDER_RULES.")]
-PresetOption = Annotated[list[str] | None, typer.Option(
-    "--preset", "-p", metavar="NAME", help="Shipped preset (repeatable). Env: VELERO_POSTRENDER_PRESETS.")]
-SetOption = Annotated[list[str] | None, typer.Option(
-    "--set", "-s", metavar="KEY=VALUE", help="Value of a {{ KEY }} placeholder (repeatable). Env: VELERO_POSTRENDER_SET.")]
-StrictOption = Annotated[bool, typer.Option("--strict", help="A rule that matches nothing is an error.")]
-AllowUnmatchedOption = Annotated[bool, typer.Option(
-    "--allow-unmatched", help="Succeed even when no rule matches any resource.")]
-
-
-def reported(command: F) -> F:
-    """Turn the project's errors into messages and exit codes; never a traceback for them."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        result: list[Any] = []
-        code = exit_code_of(lambda: result.append(command(*args, **kwargs)))
-        if code != EXIT_OK:
-            raise typer.Exit(code)
-        return result[0] if result else None
-
-    return wrapper  # type: ignore[return-value]
-
 
 def _version(value: bool) -> None:
     if value:
@@ -102,8 +73,8 @@ def root(
 
 
 def main() -> None:
-    """Console-script entry point; see ``postrender.entry`` (the root command skips Typer there)."""
-    from postrender.entry import main as entry_main
+    """Console-script entry point; see ``postrender.cli.fast`` (the root command skips Typer there)."""
+    from postrender.cli.fast import main as entry_main
 
     entry_main()
 
@@ -119,9 +90,11 @@ app.info.epilog = (
     "\nRun 'velero-postrender COMMAND --help' for the options of a command."
 )
 
-from postrender.commands import register  # noqa: E402
-
-register(app)
+app.command("explain", no_args_is_help=False)(explain.explain)
+app.command("diff")(diff.diff)
+app.command("lint")(lint.lint)
+app.command("presets")(presets.presets)
+app.command("schema")(schema.schema)
 
 
 if __name__ == "__main__":  # pragma: no cover

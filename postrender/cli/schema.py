@@ -1,4 +1,4 @@
-"""``velero-postrender schema``: the JSON Schema of rules files, made from ``postrender.schema``,
+"""``velero-postrender schema``: the JSON Schema of rules files, made from ``postrender.ruleset.schema``,
 the same definitions the loader validates with, so the published schema cannot drift."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import sys
 
 def schema_text() -> str:
     """The schema as committed in docs/rules.schema.json: 2-space JSON and a final newline."""
-    from postrender.schema import to_json_schema
+    from postrender.ruleset.schema import to_json_schema
 
     return json.dumps(to_json_schema(), indent=2, ensure_ascii=False) + "\n"
 

@@ -26,7 +26,7 @@ from functools import lru_cache
 import yaml
 from yaml.nodes import ScalarNode
 
-from postrender.model import Rule, RuleSet
+from postrender.ruleset.model import Rule, RuleSet
 
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ Helm runs the post-renderer on every install, upgrade and diff, so start-up time
 again and again. When the arguments hold only the root command's own options (what Helm
 passes through ``--post-renderer-args``), they are read here and the run starts at once;
 anything else (a subcommand, ``--help``, ``--version``, a typo, an unusual spelling) goes
-to the Typer application in ``postrender.cli``, which also defines the same options for
+to the Typer application in ``postrender.cli.app``, which also defines the same options for
 ``--help`` and shell completion. A test runs both paths on the same arguments.
 """
 
@@ -66,13 +66,13 @@ def parse_root_args(argv: list[str]) -> dict[str, Any] | None:
 
 def rule_inputs(rules: list[str] | None, presets: list[str] | None, settings: list[str] | None) -> Any:
     """The rules of a run: the flags, merged with the VELERO_POSTRENDER_* environment."""
-    from postrender.sources import RuleInputs
+    from postrender.ruleset.sources import RuleInputs
 
     return RuleInputs(tuple(rules or ()), tuple(presets or ()), tuple(settings or ())).with_environment()
 
 
 def read_stdin(max_bytes: int | None = None) -> str:
-    from postrender.stream import decode, read_bounded
+    from postrender.stream.split import decode, read_bounded
 
     return decode(read_bounded(sys.stdin.buffer, max_bytes))
 
@@ -103,10 +103,10 @@ def run_root(
     Raises ``PostRenderError`` or ``UsageError``; stdout is written only after the whole
     stream was rendered.
     """
+    from postrender.cli.report import print_problems
     from postrender.limits import Limits
     from postrender.pipeline import Options, render_stream
-    from postrender.report import print_problems
-    from postrender.sources import build_ruleset
+    from postrender.ruleset.sources import build_ruleset
 
     limits = Limits.from_settings(max_input_bytes, max_alias_expansion, max_depth)
     ruleset = build_ruleset(rule_inputs(rules, presets, settings))
@@ -124,12 +124,12 @@ def exit_code_of(run: Callable[[], None]) -> int:
     try:
         run()
     except PostRenderError as exc:
-        from postrender.report import print_problems
+        from postrender.cli.report import print_problems
 
         print_problems(exc.problems)
         return EXIT_PROBLEM
     except UsageError as exc:
-        from postrender.report import print_problems
+        from postrender.cli.report import print_problems
 
         print_problems([error(str(exc))])
         return EXIT_USAGE
@@ -139,7 +139,7 @@ def exit_code_of(run: Callable[[], None]) -> int:
 def _dispatch() -> None:
     keywords = parse_root_args(sys.argv[1:])
     if keywords is None:
-        from postrender.cli import app
+        from postrender.cli.app import app
 
         app()
         return
@@ -147,7 +147,7 @@ def _dispatch() -> None:
 
 
 def main() -> None:
-    """Console-script entry point (under Helm 4, failures also go to the error log: postrender.helm)."""
-    from postrender.helm import run_logged
+    """Console-script entry point (under Helm 4, failures also go to the error log: postrender.integrations.helm)."""
+    from postrender.integrations.helm import run_logged
 
     run_logged(_dispatch)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from postrender.errors import Location, Problem, error
-from postrender.stream import Document
+from postrender.stream.split import Document
 
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
 if TYPE_CHECKING:

@@ -14,14 +14,14 @@ from typing import Annotated
 
 import typer
 
-from postrender.cli import PresetOption, RulesOption, SetOption, reported, rule_inputs
-from postrender.commands.common import ColorMode, ColorOption, FileOption, read_manifests, use_color
-from postrender.commands.table import heading, print_table
+from postrender.cli.common import ColorMode, ColorOption, FileOption, read_manifests, use_color
+from postrender.cli.options import PresetOption, RulesOption, SetOption, reported, rule_inputs
+from postrender.cli.table import heading, print_table
 from postrender.errors import PostRenderError, Problem, warning
-from postrender.matching import Verdict, evaluate, images_of
-from postrender.merge import Effect
-from postrender.model import Rule, RuleSet
-from postrender.resources import Resource
+from postrender.filters.merge import Effect
+from postrender.filters.select import Verdict, evaluate, images_of
+from postrender.ruleset.model import Rule, RuleSet
+from postrender.stream.resources import Resource
 
 WideOption = Annotated[bool, typer.Option("--wide", "-w", help="Show annotation values in full.")]
 
@@ -73,7 +73,7 @@ def near_misses(rule: Rule, resources: list[Resource], limit: int = 3) -> list[s
         return ["the input holds no resources"]
     hits: set[int] | None = None
     if rule.match.jsonpath is not None:
-        from postrender.jsonpaths import top_level_indexes
+        from postrender.ruleset.jsonpaths import top_level_indexes
 
         hits = top_level_indexes(rule.match.jsonpath, [r.obj for r in resources])
     scored = [(resource, evaluate(rule, resource, hits, position)) for position, resource in enumerate(resources)]
@@ -224,8 +224,8 @@ def explain(
       velero-postrender explain -r rules.yaml -f manifests.yaml --set embedded=false
       kubectl kustomize overlay/ | velero-postrender explain -r rules.yaml --wide
     """
-    from postrender.report import print_problems
-    from postrender.sources import build_ruleset
+    from postrender.cli.report import print_problems
+    from postrender.ruleset.sources import build_ruleset
 
     ruleset = build_ruleset(rule_inputs(rules, preset, set_))
     text, _ = read_manifests(file)

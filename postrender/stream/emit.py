@@ -18,7 +18,7 @@ import re
 import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-from postrender.stream import BOM, Document
+from postrender.stream.split import BOM, Document
 
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
 if TYPE_CHECKING:

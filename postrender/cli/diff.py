@@ -9,8 +9,16 @@ from __future__ import annotations
 import difflib
 import sys
 
-from postrender.cli import AllowUnmatchedOption, PresetOption, RulesOption, SetOption, StrictOption, reported, rule_inputs
-from postrender.commands.common import ColorMode, ColorOption, FileOption, read_manifests, use_color
+from postrender.cli.common import ColorMode, ColorOption, FileOption, read_manifests, use_color
+from postrender.cli.options import (
+    AllowUnmatchedOption,
+    PresetOption,
+    RulesOption,
+    SetOption,
+    StrictOption,
+    reported,
+    rule_inputs,
+)
 
 NO_NEWLINE = "\\ No newline at end of file\n"
 _COLOURS = (("+++", "\x1b[1m"), ("---", "\x1b[1m"), ("@@", "\x1b[36m"), ("+", "\x1b[32m"), ("-", "\x1b[31m"))
@@ -58,9 +66,9 @@ def diff(
       helm template rel chart/ | velero-postrender diff --preset postgresql
       velero-postrender diff -r rules.yaml -f manifests.yaml | less -R
     """
+    from postrender.cli.report import print_problems
     from postrender.pipeline import Options, render_stream
-    from postrender.report import print_problems
-    from postrender.sources import build_ruleset
+    from postrender.ruleset.sources import build_ruleset
 
     ruleset = build_ruleset(rule_inputs(rules, preset, set_))
     text, name = read_manifests(file)

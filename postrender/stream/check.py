@@ -19,10 +19,10 @@ from dataclasses import asdict
 
 from postrender.errors import Location, Problem, Severity
 from postrender.limits import Limits
-from postrender.parse import parse_document, screen_document
-from postrender.prefilter import needs_check
-from postrender.resources import resources_of
-from postrender.stream import Document
+from postrender.stream.parse import parse_document, screen_document
+from postrender.stream.resources import resources_of
+from postrender.stream.screen import needs_check
+from postrender.stream.split import Document
 
 PARALLEL_THRESHOLD = 512 * 1024  # characters to check before a worker is worth its fork
 PARSE_COST = 6  # a parsed, merged and re-written character costs about this many checked ones (measured)

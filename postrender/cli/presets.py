@@ -14,8 +14,8 @@ from typing import Annotated
 
 import typer
 
-from postrender.cli import reported
-from postrender.commands.table import render_plain
+from postrender.cli.options import reported
+from postrender.cli.table import render_plain
 from postrender.errors import Location, PostRenderError, error
 
 PathOption = Annotated[bool, typer.Option("--path", help="Print the preset file's path instead of its text.")]
@@ -48,7 +48,7 @@ def presets(
       cp "$(velero-postrender presets --path postgresql)" my-rules.yaml
       helm template rel chart/ | velero-postrender --preset postgresql
     """
-    from postrender.presets import preset_names, preset_path, presets_dir
+    from postrender.ruleset.presets import preset_names, preset_path, presets_dir
 
     if name is None:
         names = preset_names()

@@ -7,9 +7,9 @@ import os
 from dataclasses import dataclass, field
 
 from postrender.errors import Location, PostRenderError, Problem, UsageError, error
-from postrender.loader import RulesSource, load_ruleset
-from postrender.model import RuleSet
-from postrender.presets import preset_file, preset_names
+from postrender.ruleset.load import RulesSource, load_ruleset
+from postrender.ruleset.model import RuleSet
+from postrender.ruleset.presets import preset_file, preset_names
 
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
 if TYPE_CHECKING:

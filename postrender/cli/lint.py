@@ -19,7 +19,7 @@ from typing import Annotated, Any, Mapping
 
 import typer
 
-from postrender.cli import PresetOption, SetOption, reported
+from postrender.cli.options import PresetOption, SetOption, reported
 from postrender.errors import Location, PostRenderError, Problem, UsageError, error, warning
 
 SHELLS = ("sh", "bash", "dash", "ash", "ksh", "mksh", "zsh")
@@ -38,7 +38,7 @@ class LintInput:
 
 
 def read_inputs(files: list[Path], presets: list[str]) -> list[LintInput]:
-    from postrender.presets import preset_names, preset_path
+    from postrender.ruleset.presets import preset_names, preset_path
 
     inputs: list[LintInput] = []
     for file in files:
@@ -61,7 +61,7 @@ def read_inputs(files: list[Path], presets: list[str]) -> list[LintInput]:
 
 def lint_inputs(inputs: list[LintInput], settings: Mapping[str, str]) -> list[Problem]:
     """Every problem of the rules files, in file order then line order, without duplicates."""
-    from postrender.loader import RulesSource, load_ruleset
+    from postrender.ruleset.load import RulesSource, load_ruleset
 
     problems = [item.problem for item in inputs if item.problem is not None]
     readable = [item for item in inputs if item.text is not None]
@@ -80,7 +80,7 @@ def lint_inputs(inputs: list[LintInput], settings: Mapping[str, str]) -> list[Pr
 
 def static_problems(text: str, source: str, settings: Mapping[str, str]) -> list[Problem]:
     """Checks on the raw rules that the loader does not make because they need no manifest."""
-    from postrender.rulesyaml import line_of, load_rules_text
+    from postrender.ruleset.yamlfile import line_of, load_rules_text
 
     try:
         data = load_rules_text(text, source)
@@ -117,7 +117,7 @@ class _RuleCheck:
         self.exec_hooks = {phase: hook for phase, hook in self.hooks.items() if phase != "initRestore"}
 
     def line(self, *path: str | int) -> int | None:
-        from postrender.rulesyaml import line_of
+        from postrender.ruleset.yamlfile import line_of
 
         return line_of(self.data, ("rules", self.index, *path))
 
@@ -172,7 +172,7 @@ class _RuleCheck:
         return problems
 
     def check_script(self, script: str, shell: str, path: tuple[str | int, ...]) -> list[Problem]:
-        from postrender.placeholders import PLACEHOLDER
+        from postrender.ruleset.placeholders import PLACEHOLDER
 
         text = PLACEHOLDER.sub(lambda m: self.values.get(m.group(1), m.group(0)), script)
         found = shell_syntax_error(text, shell)
@@ -240,7 +240,7 @@ def lint(
       velero-postrender lint rules/*.yaml --set embedded=true
       velero-postrender lint --preset postgresql
     """
-    from postrender.sources import parse_settings
+    from postrender.ruleset.sources import parse_settings
 
     if not files and not preset:
         raise UsageError("lint needs at least one rules FILE (or --preset NAME)")

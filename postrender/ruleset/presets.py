@@ -1,6 +1,6 @@
 """The shipped presets: one self-describing rules file per preset, found by listing a folder.
 
-In an installed wheel they live in ``postrender/presets``; in a source checkout (and an
+In an installed wheel they live in ``postrender/presets`` (data only); in a source checkout (and an
 editable install) in the repository's top-level ``rules/``. The run itself only needs
 ``preset_file`` and ``preset_names`` (plain ``os.path``: pathlib costs start-up time Helm
 pays on every call); the ``Path`` flavours serve the ``presets`` and ``lint`` commands.
@@ -15,7 +15,7 @@ TYPE_CHECKING = False  # typing costs start-up time
 if TYPE_CHECKING:
     from pathlib import Path
 
-_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the postrender folder
 
 
 def _presets_folder() -> str:

@@ -43,7 +43,7 @@ def use_color(mode: ColorMode, stream: TextIO | None = None) -> bool:
 
 def read_manifests(file: Path | None) -> tuple[str, str]:
     """The manifest text and the name to show for it; a missing file is a located error."""
-    from postrender.stream import decode
+    from postrender.stream.split import decode
 
     if file is None or str(file) == "-":
         if sys.stdin.isatty():

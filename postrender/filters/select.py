@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from postrender.model import Match, Rule
-from postrender.podtemplate import TemplateNotFound, containers_of, find_pod_template
-from postrender.resources import Resource
+from postrender.filters.podtemplate import TemplateNotFound, containers_of, find_pod_template
+from postrender.ruleset.model import Match, Rule
+from postrender.stream.resources import Resource
 
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from postrender.model import Hook, Phase
+from postrender.ruleset.model import Hook, Phase
 
 BACKUP_VOLUMES = "backup.velero.io/backup-volumes"
 BACKUP_VOLUMES_EXCLUDES = "backup.velero.io/backup-volumes-excludes"

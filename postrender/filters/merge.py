@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from postrender import velero
 from postrender.errors import Problem, error, warning
-from postrender.model import Hook, Phase, Rule
-from postrender.podtemplate import containers_of, init_containers_of
-from postrender.quantities import parse_quantity
-from postrender.resources import Resource
+from postrender.filters import velero
+from postrender.filters.podtemplate import containers_of, init_containers_of
+from postrender.ruleset.model import Hook, Phase, Rule
+from postrender.ruleset.quantities import parse_quantity
+from postrender.stream.resources import Resource
 
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
 if TYPE_CHECKING:

@@ -29,7 +29,7 @@ from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from postrender.errors import Location, Problem, error
 from postrender.limits import DEFAULT_LIMITS, Limits
-from postrender.stream import Document
+from postrender.stream.split import Document
 
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
 if TYPE_CHECKING:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from postrender import placeholders
-from postrender.durations import duration_problem
 from postrender.errors import Location, PostRenderError, Problem, error, warning
-from postrender.model import DEFAULT_ON_ERROR, Hook, Match, Phase, Rule, RuleSet, Scratch
-from postrender.rulesyaml import line_of, load_rules_text
-from postrender.schema import FALSE_WORDS, RULESET, TRUE_WORDS, validate
+from postrender.ruleset import placeholders
+from postrender.ruleset.durations import duration_problem
+from postrender.ruleset.model import DEFAULT_ON_ERROR, Hook, Match, Phase, Rule, RuleSet, Scratch
+from postrender.ruleset.schema import FALSE_WORDS, RULESET, TRUE_WORDS, validate
+from postrender.ruleset.yamlfile import line_of, load_rules_text
 
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
 if TYPE_CHECKING:
@@ -202,7 +202,7 @@ class _RuleBuilder:
         )
 
     def jsonpath(self, expression: str, *path: str | int) -> None:
-        from postrender.jsonpaths import compile_jsonpath
+        from postrender.ruleset.jsonpaths import compile_jsonpath
 
         try:
             compile_jsonpath(expression)

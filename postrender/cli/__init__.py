@@ -1,0 +1,1 @@
+"""The command line: one table of options, a fast path for Helm's calls, the Typer application."""

@@ -1,0 +1,1 @@
+"""Static checks of rules files, one module per check (see ``postrender.lint.checks``)."""

@@ -1,0 +1,1 @@
+"""The rules side: rules files and presets, loaded and checked once into a typed ``RuleSet``."""
