@@ -1,6 +1,18 @@
-"""The post-render pipeline: split -> parse -> match -> apply -> write (kio's Reader,
-Filters, Writer). Each stage is a function with one input and one output; this module
-only wires them and decides, from the collected problems, whether there is any output.
+"""The one pipeline every entry point runs, after kyaml's ``kio.Pipeline``:
+
+    Reader --> split / screen / parse --> filters (select, merge, velero) --> verdict --> Writer
+    (stream.reader)   (stream.*)            (filters.apply)                              (writers.*)
+
+``PostRenderer(ruleset, options).run(reader, writer)`` reads the whole stream through the
+bounded reader, splits it, parses what a rule may select (the rest is only structure-checked,
+possibly in a worker process), applies the rules, turns rules that matched nothing into
+warnings or errors, and hands the ``Run`` to the writer. The root command, ``diff``,
+``explain``, the kustomize plugin and the library differ only in their reader and writer.
+
+A writer that is not ``tolerant`` is never called when the run has an error: the pipeline
+raises ``PostRenderError`` with every problem instead, so nothing partial is ever written.
+A tolerant writer (``explain``) gets the run with its errors, to show them in context.
+Problems in the input itself (YAML, size, depth) always raise before any filter runs.
 """
 
 from __future__ import annotations
@@ -8,18 +20,30 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from postrender.errors import Location, PostRenderError, Problem, Problems, error, warning
-from postrender.filters.merge import Effect, Ledger, apply_rule
-from postrender.filters.podtemplate import TemplateNotFound, find_pod_template
-from postrender.filters.select import matches
+from postrender.filters.apply import apply_rules
+from postrender.filters.merge import Effect
+from postrender.filters.select import screen_for
 from postrender.limits import DEFAULT_LIMITS, Limits
-from postrender.ruleset.load import bind_to_resource
 from postrender.ruleset.model import Rule, RuleSet
 from postrender.stream.check import Checking
 from postrender.stream.emit import emit_document
 from postrender.stream.parse import parse_document
 from postrender.stream.resources import Resource, resources_of
 from postrender.stream.screen import Screen
-from postrender.stream.split import UNPARSED, Document, check_size, split
+from postrender.stream.split import UNPARSED, Document, split
+
+TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    from postrender.stream.reader import Reader
+
+    class Writer(Protocol):
+        """Where a run goes: the manifest stream, a diff, an explanation, JSON, patches."""
+
+        tolerant: bool  # called even when the run has errors (explain shows them in context)
+
+        def write(self, run: Run) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -27,50 +51,91 @@ class Options:
     strict: bool = False  # a rule that matched nothing is an error, not a warning
     allow_unmatched: bool = False  # rules that matched nothing at all are not an error
     limits: Limits = DEFAULT_LIMITS  # input size, alias expansion, nesting depth (postrender.limits)
-    full_parse: bool = False  # parse every document, not only those a rule can select (prefilter)
+    full_parse: bool = False  # parse every document, not only those a rule can select (stream.screen)
     parallel: bool = False  # check unparsed documents in a forked worker (the command line; not for libraries)
 
 
 @dataclass
-class RenderResult:
-    """The output text and what happened on the way, for the CLI and library callers."""
+class Run:
+    """One pass of the pipeline: the input, what the filters did, and every problem."""
 
-    text: str
-    effects: list[Effect] = field(default_factory=list)
-    problems: Problems = field(default_factory=Problems)
-    unmatched: list[Rule] = field(default_factory=list)
+    name: str  # the input's name in messages
+    text: str  # the input stream
+    ruleset: RuleSet
     documents: list[Document] = field(default_factory=list)
     resources: list[Resource] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
+    unmatched: list[Rule] = field(default_factory=list)
+    problems: Problems = field(default_factory=Problems)
+    _output: str | None = field(default=None, repr=False)
+
+    @property
+    def output(self) -> str:
+        """The new stream: unchanged documents byte for byte, changed ones re-serialised."""
+        if self._output is None:
+            self._output = "".join(emit_document(d) if d.changed else d.text for d in self.documents)
+        return self._output
 
     @property
     def warnings(self) -> list[Problem]:
         return self.problems.warnings
 
-
-def read_documents(text: str, limits: Limits = DEFAULT_LIMITS,
-                   screen: Screen | None = None) -> tuple[list[Document], list[Resource], list[Problem]]:
-    """Split and parse the stream; the resources in stream order (List items expanded)."""
-    documents, resources, problems, checking = start_reading(text, limits, screen, parallel=False)
-    problems += checking.finish()
-    return documents, resources, in_stream_order(problems)
+    @property
+    def failed(self) -> bool:
+        return any(p.is_error for p in self.problems)
 
 
-def in_stream_order(problems: list[Problem]) -> list[Problem]:
+class PostRenderer:
+    """Rules bound to options: run it on any reader with any writer."""
+
+    def __init__(self, ruleset: RuleSet, options: Options = Options()):
+        self.ruleset = ruleset
+        self.options = options
+
+    def run(self, reader: Reader, writer: Writer) -> Run:
+        text = reader.read(self.options.limits.max_input_bytes)
+        run = self.render(text, reader.name)
+        if run.failed and not writer.tolerant:
+            raise PostRenderError(run.problems)
+        writer.write(run)
+        return run
+
+    def render(self, text: str, name: str = "<input>") -> Run:
+        """Every stage but the writer; input problems raise, rule problems are collected."""
+        options = self.options
+        screen = None if options.full_parse else screen_for(self.ruleset)
+        run = Run(name, text, self.ruleset)
+        run.documents, run.resources, problems, checking = _start_reading(text, options.limits, screen,
+                                                                          options.parallel)
+        try:
+            if any(p.is_error for p in problems):
+                raise PostRenderError(_in_stream_order(problems + checking.finish()))
+            run.effects, run.unmatched, rule_problems = apply_rules(self.ruleset, run.resources)
+            reading = _in_stream_order(problems + checking.finish())
+        finally:
+            checking.cancel()
+        if any(p.is_error for p in reading):
+            raise PostRenderError(reading)
+        skipped = any(d.data is UNPARSED for d in run.documents)  # resources the screen proved no rule selects
+        verdict = _unmatched_problems(self.ruleset, run.unmatched, bool(run.resources) or skipped, options)
+        run.problems = Problems(reading + rule_problems + verdict)
+        return run
+
+
+def _in_stream_order(problems: list[Problem]) -> list[Problem]:
     """Problems of the input by document (stable): the same order whether or not a worker checked some."""
     return sorted(problems, key=lambda p: p.location.document or 0)
 
 
-def start_reading(text: str, limits: Limits, screen: Screen | None,
-                  parallel: bool) -> tuple[list[Document], list[Resource], list[Problem], Checking]:
+def _start_reading(text: str, limits: Limits, screen: Screen | None,
+                   parallel: bool) -> tuple[list[Document], list[Resource], list[Problem], Checking]:
     """Split the stream, parse what a rule may select, and start checking the rest.
 
     With a ``screen``, documents whose text proves that no rule can select them are not
     parsed here (they are written back from their text anyway); they are still checked for
-    whatever a full parse would refuse, possibly in a worker process (``screening``), whose
+    whatever a full parse would refuse, possibly in a worker process (``stream.check``), whose
     problems ``Checking.finish`` returns.
     """
-    if len(text) * 4 > limits.max_input_bytes:  # a UTF-8 character is at most 4 bytes
-        check_size(len(text.encode("utf-8", "surrogatepass")), limits.max_input_bytes)
     documents = split(text)
     to_parse: list[Document] = []
     to_check: list[Document] = []
@@ -93,43 +158,8 @@ def start_reading(text: str, limits: Limits, screen: Screen | None,
     return documents, resources, problems, checking
 
 
-def select(rule: Rule, resources: list[Resource]) -> list[Resource]:
-    """The resources a rule matches, in stream order."""
-    hits: set[int] | None = None
-    if rule.match.jsonpath is not None:
-        from postrender.ruleset.jsonpaths import top_level_indexes
-
-        hits = top_level_indexes(rule.match.jsonpath, [r.obj for r in resources])
-    return [r for position, r in enumerate(resources) if matches(rule, r, hits, position)]
-
-
-def apply_rules(ruleset: RuleSet, resources: list[Resource]) -> tuple[list[Effect], list[Rule], list[Problem]]:
-    """Merge every enabled rule into the pod templates it matches."""
-    ledger = Ledger()
-    effects: list[Effect] = []
-    unmatched: list[Rule] = []
-    problems: list[Problem] = []
-    for rule in ruleset.enabled:
-        selected = select(rule, resources)
-        if not selected:
-            unmatched.append(rule)
-        for resource in selected:
-            bound = bind_to_resource(rule, resource.name, resource.namespace)
-            try:
-                template = find_pod_template(resource.obj, resource.kind, bound.pod_template)
-            except TemplateNotFound as exc:
-                problems.append(error(str(exc), resource.location(rule=rule.name)))
-                continue
-            effect, rule_problems = apply_rule(bound, resource, template, ledger)
-            problems.extend(rule_problems)
-            if effect.changed:
-                resource.document.changed = True
-            effects.append(effect)
-    return effects, unmatched, problems
-
-
-def unmatched_problems(ruleset: RuleSet, unmatched: list[Rule], has_resources: bool,
-                       options: Options) -> list[Problem]:
+def _unmatched_problems(ruleset: RuleSet, unmatched: list[Rule], has_resources: bool,
+                        options: Options) -> list[Problem]:
     """A rule that matched nothing is a warning (--strict: error); all of them, an error."""
     problems: list[Problem] = []
     enabled = ruleset.enabled
@@ -156,29 +186,3 @@ def unmatched_problems(ruleset: RuleSet, unmatched: list[Rule], has_resources: b
     for name in ruleset.unused_settings:
         problems.append(warning(f"--set {name}: no rule uses this parameter"))
     return problems
-
-
-def write_documents(documents: list[Document]) -> str:
-    """Unchanged documents byte for byte, changed ones re-serialised."""
-    return "".join(emit_document(d) if d.changed else d.text for d in documents)
-
-
-def render_stream(text: str, ruleset: RuleSet, options: Options = Options()) -> RenderResult:
-    """Run the whole pipeline; raise ``PostRenderError`` (all problems) rather than emit a part."""
-    screen = None if options.full_parse else Screen.for_ruleset(ruleset)
-    documents, resources, problems, checking = start_reading(text, options.limits, screen, options.parallel)
-    try:
-        if any(p.is_error for p in problems):
-            raise PostRenderError(in_stream_order(problems + checking.finish()))
-        effects, unmatched, rule_problems = apply_rules(ruleset, resources)
-        skipped = any(d.data is UNPARSED for d in documents)  # resources the screen proved no rule selects
-        output = write_documents(documents) if not any(p.is_error for p in rule_problems) else ""
-        reading = in_stream_order(problems + checking.finish())
-    finally:
-        checking.cancel()
-    if any(p.is_error for p in reading):
-        raise PostRenderError(reading)
-    problems = reading + rule_problems + unmatched_problems(ruleset, unmatched, bool(resources) or skipped, options)
-    if any(p.is_error for p in problems):
-        raise PostRenderError(problems)
-    return RenderResult(output, effects, Problems(problems), unmatched, documents, resources)

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from postrender.cli.app import app
 from postrender.cli.common import ColorMode, use_color
-from postrender.cli.diff import unified_diff
 from postrender.ruleset.presets import preset_names, preset_path
+from postrender.writers.diff import unified_diff
 
 REFERENCE_RULES = EXAMPLES / "reference" / "rules.yaml"
 REFERENCE_MANIFESTS = EXAMPLES / "reference" / "postgresql-8.7.4.yaml"
@@ -267,7 +267,7 @@ def test_diff_reference_is_a_unified_diff_that_reproduces_the_output(runner: Cli
     result = runner.invoke(app, ["diff", "-r", str(REFERENCE_RULES)], input=manifests())
     assert result.exit_code == 0, result.output
     patch = result.stdout
-    assert patch.startswith("--- stdin (input)\n+++ output\n@@ ")
+    assert patch.startswith("--- <stdin> (input)\n+++ output\n@@ ")
     assert "+        pre.hook.backup.velero.io/timeout: 3m\n" in patch
     assert not ANSI.search(patch)
     rendered = run_cli(["--rules", str(REFERENCE_RULES)], stdin=manifests()).stdout.decode()
@@ -278,7 +278,7 @@ def test_diff_coloured(runner: CliRunner) -> None:
     result = runner.invoke(app, ["diff", "-r", str(REFERENCE_RULES), "--color", "always"], input=manifests())
     assert result.exit_code == 0
     assert "\x1b[32m+        pre.hook.backup.velero.io/timeout: 3m\x1b[0m" in result.stdout
-    assert "\x1b[1m--- stdin (input)\x1b[0m" in result.stdout
+    assert "\x1b[1m--- <stdin> (input)\x1b[0m" in result.stdout
 
 
 def test_diff_without_changes_exits_0_with_a_note(runner: CliRunner) -> None:

@@ -13,10 +13,13 @@ from conftest import HELM3_FIXTURES, HELM4_FIXTURES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from postrender.pipeline import Options, render_stream
+from postrender.filters.select import screen_for
+from postrender.pipeline import Options, PostRenderer
 from postrender.ruleset.load import RulesSource, load_ruleset
-from postrender.stream.screen import Screen, lexical_images, lexical_kind
+from postrender.stream.reader import TextReader
+from postrender.stream.screen import lexical_images, lexical_kind
 from postrender.stream.split import split
+from postrender.writers.stream import TextWriter
 
 TRICKY = [
     # image in flow style: the screen cannot read it and must parse
@@ -81,12 +84,18 @@ streams = st.lists(st.integers(min_value=0, max_value=100_000), min_size=1, max_
 rule_choices = st.lists(st.integers(min_value=0, max_value=len(RULES) - 1), min_size=1, max_size=4, unique=True)
 
 
+def render_stream(text: str, ruleset, options: Options) -> TextWriter:
+    writer = TextWriter()
+    PostRenderer(ruleset, options).run(TextReader(text), writer)
+    return writer
+
+
 def outcome(text: str, ruleset, full: bool):
     try:
-        result = render_stream(text, ruleset, Options(allow_unmatched=True, full_parse=full))
+        result = PostRenderer(ruleset, Options(allow_unmatched=True, full_parse=full)).run(TextReader(text), TextWriter())
     except Exception as exc:  # the same refusal is part of the equivalence
         return ("error", type(exc).__name__, str(exc))
-    return ("ok", result.text, sorted((e.rule, e.resource.document.index) for e in result.effects if e.changed))
+    return ("ok", result.output, sorted((e.rule, e.resource.document.index) for e in result.effects if e.changed))
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -98,14 +107,14 @@ def test_screened_run_equals_full_parse(stream, chosen):
 
 def test_every_tricky_document_is_parsed_when_a_rule_could_select_it():
     ruleset = load(list(range(5)))
-    screen = Screen.for_ruleset(ruleset)
+    screen = screen_for(ruleset)
     assert screen is not None
     for text in TRICKY[:5]:
         assert screen.may_match(text), text
 
 
 def test_the_screen_skips_what_cannot_match():
-    screen = Screen.for_ruleset(load([0]))
+    screen = screen_for(load([0]))
     service = "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: db\n"
     web = "---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n" \
           "      containers:\n        - name: web\n          image: nginx:1.27\n"
@@ -126,7 +135,7 @@ def test_a_jsonpath_rule_turns_the_screen_off():
     text = ("apiVersion: velero-postrender/v1\nkind: RuleSet\nrules:\n  - name: j\n    match:\n"
             "      kinds: [StatefulSet]\n      jsonpath: '$[?(@.spec.replicas > 0)]'\n"
             "    scratch: {mountPath: /s}\n")
-    assert Screen.for_ruleset(load_ruleset([RulesSource(text, "j.yaml")])) is None
+    assert screen_for(load_ruleset([RulesSource(text, "j.yaml")])) is None
 
 
 # --- the splitter: one regex pass equals the simple line-by-line reading -------------------------

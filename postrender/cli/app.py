@@ -10,7 +10,6 @@ from typing import Annotated
 
 import typer
 
-from postrender import __version__
 from postrender.cli import diff, explain, lint, presets, schema
 from postrender.cli.fast import run_root
 from postrender.cli.options import (
@@ -33,7 +32,9 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"velero-postrender {__version__}")
+        from postrender import version
+
+        typer.echo(f"velero-postrender {version()}")
         raise typer.Exit()
 
 

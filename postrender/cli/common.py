@@ -10,7 +10,8 @@ from typing import Annotated, TextIO
 
 import typer
 
-from postrender.errors import Location, PostRenderError, error
+from postrender.limits import Limits
+from postrender.stream.reader import FileReader, StdinReader
 
 FileOption = Annotated[Path | None, typer.Option(
     "--file", "-f", metavar="FILE", dir_okay=False,
@@ -41,18 +42,15 @@ def use_color(mode: ColorMode, stream: TextIO | None = None) -> bool:
     return bool(isatty and isatty())
 
 
-def read_manifests(file: Path | None) -> tuple[str, str]:
-    """The manifest text and the name to show for it; a missing file is a located error."""
-    from postrender.stream.split import decode
+def reader_for(file: Path | None) -> StdinReader | FileReader:
+    """The reader of ``--file FILE`` (``-`` or none: standard input), bounded like every reader."""
+    from postrender.stream.reader import reader_for as for_path
 
-    if file is None or str(file) == "-":
-        if sys.stdin.isatty():
-            sys.stderr.write("velero-postrender: reading manifests from stdin (pipe them in, or use --file FILE)\n")
-        return decode(sys.stdin.buffer.read()), "stdin"
-    try:
-        return decode(file.read_bytes()), str(file)
-    except FileNotFoundError:
-        raise PostRenderError([error("manifest file not found", Location(file=str(file)))]) from None
-    except OSError as exc:
-        raise PostRenderError([error(f"cannot read manifest file: {exc.strerror or exc}", Location(file=str(file)))]) \
-            from None
+    return for_path(None if file is None else str(file))
+
+
+def limits_from_environment() -> Limits:
+    """The limits of a subcommand without ``--max-*`` flags: the environment, else the defaults."""
+    from postrender.limits import Limits
+
+    return Limits.from_settings()

@@ -1,15 +1,11 @@
-"""``velero-postrender diff``: what the root command would change, as a unified diff.
-
-It goes through ``render_stream`` exactly like the root command (same rules, same checks,
-same --strict/--allow-unmatched), so the diff is what Helm would receive.
-"""
+"""``velero-postrender diff``: the root command's pipeline with the diff writer, so the diff is
+what Helm would receive (same rules, same checks, same limits, same --strict/--allow-unmatched)."""
 
 from __future__ import annotations
 
-import difflib
 import sys
 
-from postrender.cli.common import ColorMode, ColorOption, FileOption, read_manifests, use_color
+from postrender.cli.common import ColorMode, ColorOption, FileOption, limits_from_environment, reader_for, use_color
 from postrender.cli.options import (
     AllowUnmatchedOption,
     PresetOption,
@@ -19,31 +15,6 @@ from postrender.cli.options import (
     reported,
     rule_inputs,
 )
-
-NO_NEWLINE = "\\ No newline at end of file\n"
-_COLOURS = (("+++", "\x1b[1m"), ("---", "\x1b[1m"), ("@@", "\x1b[36m"), ("+", "\x1b[32m"), ("-", "\x1b[31m"))
-
-
-def unified_diff(before: str, after: str, from_name: str = "input", to_name: str = "output") -> str:
-    """A ``diff -u`` style text; empty when the texts are equal."""
-    lines: list[str] = []
-    for line in difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
-                                     from_name, to_name):
-        if line.endswith("\n"):
-            lines.append(line)
-        else:  # the last line of a text without a final newline, as diff(1) shows it
-            lines.append(line + "\n" + NO_NEWLINE)
-    return "".join(lines)
-
-
-def colorize(diff_text: str) -> str:
-    """ANSI colours per line: headers bold, hunks cyan, additions green, removals red."""
-    out: list[str] = []
-    for line in diff_text.splitlines(keepends=True):
-        body = line.rstrip("\n")
-        code = next((code for prefix, code in _COLOURS if body.startswith(prefix)), None)
-        out.append(f"{code}{body}\x1b[0m\n" if code else line)
-    return "".join(out)
 
 
 @reported
@@ -67,16 +38,11 @@ def diff(
       velero-postrender diff -r rules.yaml -f manifests.yaml | less -R
     """
     from postrender.cli.report import print_problems
-    from postrender.pipeline import Options, render_stream
+    from postrender.pipeline import Options, PostRenderer
     from postrender.ruleset.sources import build_ruleset
+    from postrender.writers.diff import DiffWriter
 
     ruleset = build_ruleset(rule_inputs(rules, preset, set_))
-    text, name = read_manifests(file)
-    result = render_stream(text, ruleset, Options(strict=strict, allow_unmatched=allow_unmatched))
-    print_problems(result.warnings)
-    patch = unified_diff(text, result.text, f"{name} (input)", "output")
-    if not patch:
-        sys.stderr.write("velero-postrender: the rules change nothing in these manifests\n")
-        return
-    sys.stdout.write(colorize(patch) if use_color(color) else patch)
-    sys.stdout.flush()
+    options = Options(strict=strict, allow_unmatched=allow_unmatched, limits=limits_from_environment())
+    run = PostRenderer(ruleset, options).run(reader_for(file), DiffWriter(sys.stdout, use_color(color)))
+    print_problems(run.warnings)

@@ -1,206 +1,20 @@
 """``velero-postrender explain``: which rule changed which resource and how, and why the rules
 that matched nothing missed (the near misses), so nobody debugs a post-renderer blind.
 
-It runs the same stages as the root command but keeps going where the root would stop at
-"no rule matched": a rule that matched nothing is the case this command exists for.
+It is the root command's pipeline with the explain writer (``postrender.writers.explain``) and
+``allow_unmatched``: a rule that matched nothing is the case this command exists for.
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Annotated
 
 import typer
 
-from postrender.cli.common import ColorMode, ColorOption, FileOption, read_manifests, use_color
+from postrender.cli.common import ColorMode, ColorOption, FileOption, limits_from_environment, reader_for, use_color
 from postrender.cli.options import PresetOption, RulesOption, SetOption, reported, rule_inputs
-from postrender.cli.table import heading, print_table
-from postrender.errors import PostRenderError, Problem, warning
-from postrender.filters.merge import Effect
-from postrender.filters.select import Verdict, evaluate, images_of
-from postrender.ruleset.model import Rule, RuleSet
-from postrender.stream.resources import Resource
 
 WideOption = Annotated[bool, typer.Option("--wide", "-w", help="Show annotation values in full.")]
-
-SHORT_VALUE = 40
-
-
-@dataclass
-class NearMiss:
-    """A rule that matched nothing, and the closest resources with the selector that failed."""
-
-    rule: Rule
-    reasons: list[str]
-
-
-@dataclass
-class Explanation:
-    effects: list[Effect] = field(default_factory=list)
-    misses: list[NearMiss] = field(default_factory=list)
-    disabled: list[Rule] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    resource_count: int = 0
-
-    @property
-    def failed(self) -> set[tuple[str, int | None]]:
-        """(rule, document) pairs that an error is about: their effect was not written."""
-        return {(p.location.rule or "", p.location.document) for p in self.problems if p.is_error}
-
-
-def explain_stream(text: str, ruleset: RuleSet) -> Explanation:
-    """Run the rules over the manifests and collect what happened; invalid input raises."""
-    from postrender.pipeline import apply_rules, read_documents
-
-    _, resources, problems = read_documents(text)
-    if any(p.is_error for p in problems):
-        raise PostRenderError(problems)
-    effects, unmatched, rule_problems = apply_rules(ruleset, resources)
-    problems += rule_problems
-    problems += [warning(f"--set {name}: no rule uses this parameter") for name in ruleset.unused_settings]
-    misses = [NearMiss(rule, near_misses(rule, resources)) for rule in unmatched]
-    disabled = [rule for rule in ruleset.rules if not rule.enabled]
-    return Explanation(effects, misses, disabled, problems, len(resources))
-
-
-# --- near misses ------------------------------------------------------------------------
-
-def near_misses(rule: Rule, resources: list[Resource], limit: int = 3) -> list[str]:
-    """The resources where the most selectors held, and the first selector that failed there."""
-    if not resources:
-        return ["the input holds no resources"]
-    hits: set[int] | None = None
-    if rule.match.jsonpath is not None:
-        from postrender.ruleset.jsonpaths import top_level_indexes
-
-        hits = top_level_indexes(rule.match.jsonpath, [r.obj for r in resources])
-    scored = [(resource, evaluate(rule, resource, hits, position)) for position, resource in enumerate(resources)]
-    best = max(_held(verdicts) for _, verdicts in scored)
-    if best == 0:
-        return [_nobody_passes(rule, scored[0][1][0].selector, resources)]
-    closest = [(resource, verdicts) for resource, verdicts in scored if _held(verdicts) == best]
-    reasons = [_miss(resource, verdicts) for resource, verdicts in closest[:limit]]
-    if len(closest) > limit:
-        reasons.append(f"... and {len(closest) - limit} more resources that failed the same way")
-    return reasons
-
-
-def _held(verdicts: list[Verdict]) -> int:
-    return sum(1 for verdict in verdicts if verdict.held)
-
-
-def _miss(resource: Resource, verdicts: list[Verdict]) -> str:
-    held = ", ".join(_held_text(v.selector, resource) for v in verdicts if v.held)
-    failed = next((v for v in verdicts if not v.held), None)
-    where = f"{resource.label} (document {resource.document.index})"
-    if failed is None:  # pragma: no cover - every selector held: the rule matched
-        return f"{where}: every selector held"
-    detail = failed.detail.removeprefix(f"{failed.selector} ")  # "images did not: x vs y", not "images images x"
-    return f"{where}: {held} matched, {failed.selector} did not: {detail}"
-
-
-def _held_text(selector: str, resource: Resource) -> str:
-    return {"kinds": f"kind {resource.kind}", "names": f"name {resource.name}",
-            "namespaces": f"namespace {resource.namespace or '(none)'}"}.get(selector, selector)
-
-
-def _nobody_passes(rule: Rule, selector: str, resources: list[Resource]) -> str:
-    """No resource passes the first selector: say what the input has instead."""
-    match = rule.match
-    if selector == "kinds":
-        return f"no resource of kind {', '.join(match.kinds)}; kinds in the input: {_some(r.kind for r in resources)}"
-    if selector == "names":
-        return f"no resource name matches {', '.join(match.names)}; names in the input: {_some(r.name for r in resources)}"
-    if selector == "namespaces":
-        text = (f"no resource in namespace {', '.join(match.namespaces)}; namespaces in the input: "
-                f"{_some(r.namespace or '(none)' for r in resources)}")
-        if not any(r.namespace for r in resources):
-            text += " (helm template writes no namespace unless the chart sets one: Helm adds it at install)"
-        return text
-    if selector == "labels":
-        wanted = ", ".join(f"{k}={v}" for k, v in match.labels)
-        return f"no resource has the labels {wanted}"
-    if selector == "images":
-        images = [image for r in resources for image in images_of(r, rule.pod_template)]
-        patterns = ", ".join(p.pattern for p in match.images)
-        return f"no container image matches {patterns}; images in the input: {_some(images)}"
-    return f"the JSONPath {match.jsonpath} selects no resource"
-
-
-def _some(values: Iterable[str], limit: int = 6) -> str:
-    unique = sorted(dict.fromkeys(v for v in values if v))
-    if not unique:
-        return "(none)"
-    text = ", ".join(unique[:limit])
-    return text + (f" and {len(unique) - limit} more" if len(unique) > limit else "")
-
-
-# --- output -----------------------------------------------------------------------------
-
-HEADERS = ("Doc", "Kind", "Namespace/Name", "Rule", "Annotations", "Volumes", "Mounts")
-
-
-def effect_rows(explanation: Explanation, wide: bool) -> list[list[str]]:
-    failed = explanation.failed
-    rows: list[list[str]] = []
-    for effect in explanation.effects:
-        resource = effect.resource
-        name = f"{resource.namespace}/{resource.name}" if resource.namespace else resource.name
-        if effect.changed:
-            annotations = "\n".join(f"{key}: {_short(value, wide)}" for key, value in effect.annotations.items()) or "-"
-        elif (effect.rule, resource.document.index) in failed:
-            annotations = "(not applied: see the errors)"
-        else:
-            annotations = "(nothing new: already present)"
-        rows.append([
-            str(resource.document.index), resource.kind, name, effect.rule, annotations,
-            "\n".join(effect.volumes) or "-",
-            "\n".join(f"{container}:{path}" for container, path in effect.mounts) or "-",
-        ])
-    return rows
-
-
-def _short(value: str, wide: bool) -> str:
-    return value if wide or len(value) <= SHORT_VALUE else value[:SHORT_VALUE - 3] + "..."
-
-
-def print_explanation(explanation: Explanation, color: bool, wide: bool) -> None:
-    out = sys.stdout
-    rows = effect_rows(explanation, wide)
-    if rows:
-        print_table(f"Changed resources ({len(rows)})", HEADERS, rows, color, wrap="Annotations")
-    else:
-        out.write(heading("No resource was changed.", color) + "\n")
-    if explanation.misses:
-        out.write("\n" + heading(f"Rules that matched nothing ({len(explanation.misses)})", color) + "\n")
-        for miss in explanation.misses:
-            out.write(f"  {miss.rule.name} ({_where(miss.rule)})\n")
-            out.write("".join(f"    - {reason}\n" for reason in miss.reasons))
-    if explanation.disabled:
-        out.write("\n" + heading(f"Disabled rules ({len(explanation.disabled)})", color) + "\n")
-        out.write("".join(f"  {rule.name} ({_where(rule)}): enabled is false\n" for rule in explanation.disabled))
-    out.write("\n" + summary(explanation) + "\n")
-    out.flush()
-
-
-def _where(rule: Rule) -> str:
-    return f"{rule.source}:{rule.line}" if rule.line else rule.source
-
-
-def summary(explanation: Explanation) -> str:
-    changed = [e for e in explanation.effects if e.changed]
-    resources = {(id(e.resource.document), e.resource.item) for e in changed}
-    rules = {e.rule for e in changed}
-    errors = sum(1 for p in explanation.problems if p.is_error)
-    warnings = len(explanation.problems) - errors
-    text = (f"{len(resources)} of {explanation.resource_count} resources changed by {len(rules)} rule"
-            f"{'' if len(rules) == 1 else 's'}; {len(explanation.misses)} rule{'' if len(explanation.misses) == 1 else 's'} "
-            "matched nothing")
-    if errors or warnings:
-        text += f"; {errors} errors, {warnings} warnings (on stderr)"
-    return text
 
 
 @reported
@@ -225,12 +39,16 @@ def explain(
       kubectl kustomize overlay/ | velero-postrender explain -r rules.yaml --wide
     """
     from postrender.cli.report import print_problems
+    from postrender.pipeline import Options, PostRenderer
     from postrender.ruleset.sources import build_ruleset
+    from postrender.writers.explain import ExplainWriter
 
     ruleset = build_ruleset(rule_inputs(rules, preset, set_))
-    text, _ = read_manifests(file)
-    explanation = explain_stream(text, ruleset)
-    print_explanation(explanation, use_color(color), wide)
-    print_problems(explanation.problems)
-    if any(p.is_error for p in explanation.problems):
+    writer = ExplainWriter(use_color(color), wide)
+    # full_parse: the near misses need every resource, not only those the screen lets through
+    options = Options(allow_unmatched=True, full_parse=True, limits=limits_from_environment())
+    PostRenderer(ruleset, options).run(reader_for(file), writer)
+    assert writer.explanation is not None
+    print_problems(writer.explanation.problems)
+    if any(p.is_error for p in writer.explanation.problems):
         raise typer.Exit(1)

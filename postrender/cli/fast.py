@@ -10,7 +10,6 @@ to the Typer application in ``postrender.cli.app``, which also defines the same 
 
 from __future__ import annotations
 
-import os
 import sys
 
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
@@ -18,7 +17,6 @@ if TYPE_CHECKING:
     from typing import Any, Callable
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
-EMPTY_OUTPUT_FOR_HELM4 = "# velero-postrender: the input held no manifests\n"
 
 # option spellings -> the keyword of ``run_root`` they fill
 _VALUE_OPTIONS = {
@@ -71,23 +69,6 @@ def rule_inputs(rules: list[str] | None, presets: list[str] | None, settings: li
     return RuleInputs(tuple(rules or ()), tuple(presets or ()), tuple(settings or ())).with_environment()
 
 
-def read_stdin(max_bytes: int | None = None) -> str:
-    from postrender.stream.split import decode, read_bounded
-
-    return decode(read_bounded(sys.stdin.buffer, max_bytes))
-
-
-def write_stdout(text: str) -> None:
-    """Write the whole stream at once; under Helm 4, which refuses empty output, a comment."""
-    if not text and os.environ.get("HELM_PLUGIN_NAME"):
-        text = EMPTY_OUTPUT_FOR_HELM4
-    out = sys.stdout.buffer
-    chunk = 1 << 20  # encode piecewise: a second full copy of a large stream would only add to peak memory
-    for start in range(0, len(text), chunk):
-        out.write(text[start:start + chunk].encode("utf-8"))
-    out.flush()
-
-
 def run_root(
     rules: list[str] | None = None,
     presets: list[str] | None = None,
@@ -105,16 +86,16 @@ def run_root(
     """
     from postrender.cli.report import print_problems
     from postrender.limits import Limits
-    from postrender.pipeline import Options, render_stream
+    from postrender.pipeline import Options, PostRenderer
     from postrender.ruleset.sources import build_ruleset
+    from postrender.stream.reader import StdinReader
+    from postrender.writers.stream import StreamWriter
 
     limits = Limits.from_settings(max_input_bytes, max_alias_expansion, max_depth)
     ruleset = build_ruleset(rule_inputs(rules, presets, settings))
-    text = read_stdin(limits.max_input_bytes)
     options = Options(strict=strict, allow_unmatched=allow_unmatched, limits=limits, parallel=True)
-    result = render_stream(text, ruleset, options)
-    print_problems(result.warnings)
-    write_stdout(result.text)
+    run = PostRenderer(ruleset, options).run(StdinReader(), StreamWriter(sys.stdout.buffer))
+    print_problems(run.warnings)
 
 
 def exit_code_of(run: Callable[[], None]) -> int:

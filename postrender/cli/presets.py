@@ -15,8 +15,8 @@ from typing import Annotated
 import typer
 
 from postrender.cli.options import reported
-from postrender.cli.table import render_plain
 from postrender.errors import Location, PostRenderError, error
+from postrender.writers.table import render_plain
 
 PathOption = Annotated[bool, typer.Option("--path", help="Print the preset file's path instead of its text.")]
 

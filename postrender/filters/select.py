@@ -1,6 +1,6 @@
 """Rule selectors against resources, with the reason each selector held or failed.
 
-The reasons feed ``explain`` (near misses); the pipeline only needs ``matches``.
+The reasons feed ``explain`` (near misses); the pipeline only needs ``select``.
 """
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from postrender.filters.podtemplate import TemplateNotFound, containers_of, find_pod_template
-from postrender.ruleset.model import Match, Rule
+from postrender.ruleset.model import Match, Rule, RuleSet
 from postrender.stream.resources import Resource
+from postrender.stream.screen import Screen, Selector
 
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
 if TYPE_CHECKING:
@@ -76,9 +77,35 @@ def matches(rule: Rule, resource: Resource, jsonpath_hits: set[int] | None, posi
     return all(v.held for v in evaluate(rule, resource, jsonpath_hits, position))
 
 
+def jsonpath_hits(rule: Rule, resources: list[Resource]) -> set[int] | None:
+    """Positions of the resources the rule's JSONPath selects (None: the rule has none)."""
+    if rule.match.jsonpath is None:
+        return None
+    from postrender.ruleset.jsonpaths import top_level_indexes  # jsonpath-ng: only rules with a JSONPath pay its import
+
+    return top_level_indexes(rule.match.jsonpath, [r.obj for r in resources])
+
+
+def select(rule: Rule, resources: list[Resource]) -> list[Resource]:
+    """The resources a rule matches, in stream order."""
+    hits = jsonpath_hits(rule, resources)
+    return [r for position, r in enumerate(resources) if matches(rule, r, hits, position)]
+
+
 def _label_value(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def screen_for(ruleset: RuleSet) -> Screen | None:
+    """The lexical screen of a rule set, or None when every document must be parsed (a rule
+    with a JSONPath sees all resources; a rule with neither kinds nor images selects any)."""
+    enabled = ruleset.enabled
+    if not enabled or any(rule.match.jsonpath is not None for rule in enabled):
+        return None
+    if not all(rule.match.kinds or rule.match.images for rule in enabled):
+        return None
+    return Screen(tuple(Selector(rule.match.kinds, rule.match.images) for rule in enabled))

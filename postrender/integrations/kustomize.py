@@ -18,7 +18,7 @@ with the path of a file holding that resource as its only argument, the resource
 (each with a ``kustomize.config.k8s.io/id`` annotation, which the pipeline keeps like any other
 field) and the kustomization directory as working directory and in
 ``KUSTOMIZE_PLUGIN_CONFIG_ROOT``. The work is the command line's: ``RuleInputs`` and
-``render_stream``. The ``VELERO_POSTRENDER_*`` environment variables are deliberately not read:
+the pipeline. The ``VELERO_POSTRENDER_*`` environment variables are deliberately not read:
 a kustomization should build the same on every machine.
 
 ``python -m postrender.integrations.kustomize --install`` writes that executable for the current Python.
@@ -31,9 +31,13 @@ import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from postrender.errors import Location, PostRenderError, Problem, UsageError, error
+
+if TYPE_CHECKING:
+    from postrender.pipeline import Writer
+    from postrender.stream.reader import Reader
 
 API_VERSION = "velero-postrender.io/v1"
 KIND = "VeleroHooks"
@@ -130,17 +134,17 @@ def parse_config(data: Any, where: str, root: Path) -> TransformerConfig:
     return TransformerConfig(name, resolved, presets, settings, inline, strict, allow_unmatched)
 
 
-def transform(config: TransformerConfig, manifests: str) -> tuple[str, list[Problem]]:
-    """The resources after the rules, and the warnings; raises like the command line."""
-    from postrender.pipeline import Options, render_stream
+def transform(config: TransformerConfig, reader: Reader, writer: Writer) -> list[Problem]:
+    """Run the pipeline for one VeleroHooks resource; the warnings; raises like the command line."""
+    from postrender.pipeline import Options, PostRenderer
     from postrender.ruleset.sources import RuleInputs, build_ruleset
 
     inputs = RuleInputs(config.rules_files, config.presets, config.settings, config.inline)
     if inputs.empty:
         raise UsageError(f"{KIND} {config.name}: give rules, rulesFiles or presets")
     ruleset = build_ruleset(inputs)
-    result = render_stream(manifests, ruleset, Options(strict=config.strict, allow_unmatched=config.allow_unmatched))
-    return result.text, result.warnings
+    run = PostRenderer(ruleset, Options(strict=config.strict, allow_unmatched=config.allow_unmatched)).run(reader, writer)
+    return run.warnings
 
 
 def run(config_path: str) -> int:
@@ -148,17 +152,19 @@ def run(config_path: str) -> int:
     import yaml
 
     from postrender.cli.report import print_problems
-    from postrender.stream.split import decode
+    from postrender.limits import DEFAULT_LIMITS
+    from postrender.stream.reader import StdinReader, read_file
+    from postrender.writers.stream import StreamWriter
 
     try:
+        text = read_file(config_path, DEFAULT_LIMITS.max_input_bytes, f"{KIND} config")
         try:
-            text = Path(config_path).read_text(encoding="utf-8")
             data = yaml.safe_load(text)
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        except yaml.YAMLError as exc:
             raise PostRenderError([error(f"cannot read the {KIND} config: {exc}", Location(file=config_path))]) from None
         root = Path(os.environ.get("KUSTOMIZE_PLUGIN_CONFIG_ROOT") or os.getcwd())
         config = parse_config(data, config_path, root)
-        output, warnings = transform(config, decode(sys.stdin.buffer.read()))
+        warnings = transform(config, StdinReader(hint=False), StreamWriter(sys.stdout.buffer, helm4=False))
     except PostRenderError as exc:
         print_problems(exc.problems)
         return 1
@@ -166,8 +172,6 @@ def run(config_path: str) -> int:
         print_problems([error(str(exc))])
         return 2
     print_problems(warnings)
-    sys.stdout.buffer.write(output.encode("utf-8"))
-    sys.stdout.flush()
     return 0
 
 

@@ -7,7 +7,7 @@ Order of work for each rule: structure (``schema.validate``), placeholders (para
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from postrender.errors import Location, PostRenderError, Problem, error, warning
 from postrender.ruleset import placeholders
@@ -19,6 +19,8 @@ from postrender.ruleset.yamlfile import line_of, load_rules_text
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
 if TYPE_CHECKING:
     from typing import Any, Mapping, Sequence
+
+    from postrender.stream.resources import Resource
 
 DEFAULT_SCRATCH_NAME = "velero-scratch"
 
@@ -305,15 +307,22 @@ def _load_rule(raw: Any, source: str, values: Mapping[str, str]) -> tuple[Rule |
     return rule, builder.problems, used
 
 
-def bind_to_resource(rule: Rule, name: str, namespace: str) -> Rule:
-    """The rule with ``{{ resource.name }}``/``{{ resource.namespace }}`` filled in."""
+def bind_to_resource(rule: Rule, resource: Resource) -> tuple[Rule | None, list[Problem]]:
+    """The rule with ``{{ resource.name }}``/``{{ resource.namespace }}`` filled in for one
+    resource, or None and the located problems when the filled-in rule is not valid (an empty
+    script, a duration that became invalid...)."""
     if not rule.uses_resource:
-        return rule
-    values = {"resource.name": name, "resource.namespace": namespace}
+        return rule, []
+    values = {"resource.name": resource.name, "resource.namespace": resource.namespace}
     raw = placeholders.substitute(rule.raw, values)
     builder = _RuleBuilder(raw, rule.source, rule.name)
     bound = builder.build()
-    return Rule(**{**bound.__dict__, "enabled": rule.enabled, "uses_resource": False})
+    if builder.problems:
+        at = resource.location()
+        return None, [replace(p, location=replace(p.location, document=at.document, resource=at.resource),
+                              message=f"{p.message} (after filling in the resource placeholders)")
+                      for p in builder.problems]
+    return replace(bound, enabled=rule.enabled, uses_resource=False), []
 
 
 def _path_of_placeholder(value: Any, placeholder: str, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:

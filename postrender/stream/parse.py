@@ -306,7 +306,7 @@ def parse_document(document: Document, limits: Limits = DEFAULT_LIMITS) -> Probl
         finally:
             loader.dispose()
     except Exception as exc:  # noqa: BLE001 - untrusted input must never end in a traceback
-        return _problem(document, exc)
+        return _problem(document, exc, limits)
     return None
 
 
@@ -322,11 +322,11 @@ def screen_document(document: Document, limits: Limits = DEFAULT_LIMITS) -> Prob
     try:
         check_structure(document.text, limits, thorough=True)
     except Exception as exc:  # noqa: BLE001 - untrusted input must never end in a traceback
-        return _problem(document, exc)
+        return _problem(document, exc, limits)
     return None
 
 
-def _problem(document: Document, exc: Exception) -> Problem:
+def _problem(document: Document, exc: Exception, limits: Limits) -> Problem:
     """The located problem for why a document could not be read."""
     if isinstance(exc, StructureError):
         return error(exc.message, _where(document, exc.mark))
@@ -337,6 +337,9 @@ def _problem(document: Document, exc: Exception) -> Problem:
             tag = what.split("tag ", 1)[-1]
             return error(f"tag {tag} is not allowed: manifests are data only, no tag constructs an object",
                          _where(document, mark))
+        if "maximum nesting depth" in what:  # libyaml's scanner looks ahead, so its own bound may come first
+            return error(f"nesting deeper than {limits.max_depth} levels (--max-depth), or than the YAML parser's "
+                         "own limit", _where(document, mark))
         return error(f"malformed YAML: {what}", _where(document, mark))
     if isinstance(exc, yaml.YAMLError):
         return error(f"malformed YAML: {exc}", _where(document, None))

@@ -1,4 +1,4 @@
-"""Rule out documents from their text, before any YAML parse (the fast path of issue 6).
+"""Rule out documents from their text, before any YAML parse (the fast path).
 
 Helm calls the post-renderer on every install, upgrade and diff, and most documents of a
 chart (Services, Secrets, ConfigMaps, RBAC, monitoring rules) can never be matched by a
@@ -26,8 +26,6 @@ from functools import lru_cache
 import yaml
 from yaml.nodes import ScalarNode
 
-from postrender.ruleset.model import Rule, RuleSet
-
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
 if TYPE_CHECKING:
     from typing import Any
@@ -45,20 +43,20 @@ _SINGLE = re.compile(r"[ \t]*'((?:[^'\r\n]|'')*)'[ \t]*(?:#.*)?\r?$")
 
 
 @dataclass(frozen=True)
+class Selector:
+    """What one rule could select, as far as the screen can tell: kinds and image patterns
+    (an empty tuple selects any)."""
+
+    kinds: tuple[str, ...]
+    images: tuple[re.Pattern[str], ...]
+
+
+@dataclass(frozen=True)
 class Screen:
-    """What the enabled rules could possibly select, in a form the screen can check quickly."""
+    """What the enabled rules could possibly select, in a form the screen can check quickly.
+    Built by ``postrender.filters.select.screen_for`` from a rule set."""
 
-    rules: tuple[Rule, ...]
-
-    @classmethod
-    def for_ruleset(cls, ruleset: RuleSet) -> Screen | None:
-        """The screen of a rule set, or None when every document must be parsed."""
-        enabled = ruleset.enabled
-        if not enabled or any(rule.match.jsonpath is not None for rule in enabled):
-            return None
-        if not all(rule.match.kinds or rule.match.images for rule in enabled):
-            return None
-        return cls(enabled)
+    selectors: tuple[Selector, ...]
 
     def may_match(self, text: str) -> bool:
         """False only when the text proves that no rule can select this document."""
@@ -66,16 +64,15 @@ class Screen:
         if kind is None or kind == "List" or not lexical_identity(text):
             return True  # kind or name not readable: the parse reports what is wrong, or finds the items
         images: list[str] | None = None
-        for rule in self.rules:
-            match = rule.match
-            if match.kinds and kind is not None and kind not in match.kinds:
+        for selector in self.selectors:
+            if selector.kinds and kind is not None and kind not in selector.kinds:
                 continue
-            if match.images:
+            if selector.images:
                 if images is None:
                     images = lexical_images(text)
                     if images is None:
                         return True
-                if not any(p.search(image) for p in match.images for image in images):
+                if not any(p.search(image) for p in selector.images for image in images):
                     continue
             return True
         return False

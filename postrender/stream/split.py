@@ -14,11 +14,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from postrender.errors import Location, PostRenderError, error
-
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
 if TYPE_CHECKING:
-    from typing import IO, Any, Iterator
+    from typing import Any, Iterator
 
 _EMPTY_MARKER = re.compile(r"(?:---|\.\.\.)[ \t\r]*(?:#.*)?$")
 _BLANK = re.compile(r"\ufeff?[ \t\r]*(?:#.*)?$")
@@ -60,35 +58,6 @@ class Document:
         """Stream line of the first line with content (the document's first line if none)."""
         offset = self.content_offset
         return self.line + (offset or 0)
-
-
-def read_bounded(stream: IO[bytes], max_bytes: int | None = None) -> bytes:
-    """Read a whole binary stream, but never more than ``max_bytes`` (+1 to tell it was more)."""
-    if max_bytes is None:
-        return stream.read()
-    raw = stream.read(max_bytes + 1)
-    check_size(len(raw), max_bytes)
-    return raw
-
-
-def check_size(size: int, max_bytes: int) -> None:
-    """Refuse a stream above the input limit (``--max-input-bytes``) before any parsing."""
-    if size > max_bytes:
-        raise PostRenderError([error(
-            f"input is larger than {max_bytes} bytes (--max-input-bytes): refused",
-            Location(file="<stdin>"), "raise the limit with --max-input-bytes or VELERO_POSTRENDER_MAX_INPUT_BYTES")])
-
-
-def decode(raw: bytes) -> str:
-    """Decode the stream as UTF-8, refusing other bytes with the line they sit on."""
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise PostRenderError(
-            [error(f"input is not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start}",
-                   Location(file="<stdin>", line=line))]
-        ) from None
 
 
 _BOUNDARY = re.compile(r"\n\ufeff?(?:(---)|\.\.\.)(?=[ \t\r\n]|$)")  # a literal first character: fast
