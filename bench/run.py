@@ -51,7 +51,7 @@ patches:
 
 
 def make_corpus(copies: int) -> str:
-    """The same corpus as ../shared/bench/make_corpus.py: the helm3 fixtures, renamed per copy."""
+    """The benchmark corpus: the helm3 fixtures, ``copies`` times, renamed per copy."""
     text = "".join(p.read_text() for p in sorted(FIXTURES.glob("*.yaml")))
     return "".join(text if copies == 1 else text.replace("rel-", f"r{i}-") for i in range(1, copies + 1))
 

@@ -1,9 +1,9 @@
 """Coverage-guided fuzzing (atheris/libFuzzer) of the whole command-line entry.
 
 Each input picks a command line from ``COMMANDS`` (its first byte) and is, for the rest,
-either the manifest stream on stdin or the text of a rules file. The property is CONTRACT
-§3/§7: whatever the bytes, the program ends with exit code 0, 1 or 2, never a traceback or
-another exception, and a failing root command leaves stdout empty. Any violation raises, which
+either the manifest stream on stdin or the text of a rules file. The property is the command
+line's exit-code promise: whatever the bytes, the program ends with exit code 0, 1 or 2, never
+a traceback or another exception, and a failing root command leaves stdout empty. Any violation raises, which
 atheris reports as a crash (non-zero exit, the input saved as ``crash-*``).
 
     python fuzz/fuzz_cli.py -max_total_time=60 [CORPUS_DIR...]   (or: fuzz/run.sh 60)

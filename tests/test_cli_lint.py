@@ -9,7 +9,7 @@ from conftest import EXAMPLES, ROOT, run_cli
 from typer.testing import CliRunner
 
 from postrender.cli.app import app
-from postrender.cli.lint import shell_syntax_error
+from postrender.lint.shell_syntax import shell_syntax_error
 from postrender.ruleset.presets import preset_names
 
 HEADER = "apiVersion: velero-postrender/v1\nkind: RuleSet\n"
@@ -110,6 +110,7 @@ rules:
             echo yes
       postRestore:
         command: ["/bin/bash", "-c", "touch {marker}; echo $((1 + )"]
+        waitTimeout: 5m
       postBackup:
         script: touch {marker}; echo fine
 """)
@@ -141,6 +142,7 @@ rules:
         command: [sync]
       postRestore:
         command: [sync]
+        waitTimeout: 5m
 """)
     assert code == 0, "warnings only"
     assert (f"warning: {path}:10: rule 'app': hooks.postRestore: this hook runs in the pod's first container, "
@@ -190,4 +192,115 @@ def test_usage_and_yaml_errors(tmp_path: Path) -> None:
     result = run_cli(["lint", str(broken)])
     assert result.returncode == 1
     assert f"error: {broken}:".encode() in result.stdout
+    assert b"Traceback" not in result.stderr
+
+
+# --- new checks, JSON, --velero-policy, bounded reads -------------------------------------------------
+
+RESTORE_RULE = HEADER + """\
+rules:
+  - name: pg
+    match: {kinds: [StatefulSet]}
+    container: db
+    scratch: {mountPath: /scratch}
+    hooks:
+      postRestore:
+        script: |
+          [ -f /scratch/dump ] && psql -f /scratch/dump
+"""
+
+
+def test_new_checks_reach_the_command_line(tmp_path: Path) -> None:
+    code, lines, path = lint(tmp_path, RESTORE_RULE)
+    assert code == 0, "warnings only"
+    assert lines[0].startswith(f"warning: {path}:9: rule 'pg': hooks.postRestore: the postRestore hook has no waitTimeout")
+    assert lines[1].startswith(f"warning: {path}:11: rule 'pg': hooks.postRestore.script: the script exits 1 when "
+                               "`[ -f /scratch/dump ]` is false")
+    assert lines[-1] == "1 rules file: 0 errors, 2 warnings"
+    code, lines, _ = lint(tmp_path, RESTORE_RULE, "--disable", "restore-wait-timeout", "--disable", "restore-exit-status")
+    assert code == 0 and lines == ["1 rules file: ok"]
+    code, lines, _ = lint(tmp_path, RESTORE_RULE, "--check-option", "restore-exit-status.conditions=grep",
+                          "--disable", "restore-wait-timeout")
+    assert code == 0 and lines == ["1 rules file: ok"]
+
+
+def test_unknown_check_names_are_usage_errors(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(RESTORE_RULE)
+    for args in (["--disable", "nope"], ["--check-option", "shell-syntax.nope=1"],
+                 ["--check-option", "shell-syntax.timeout=soon"]):
+        result = run_cli(["lint", str(path), *args])
+        assert result.returncode == 2 and result.stdout == b"", result.stderr
+        assert b"Traceback" not in result.stderr
+
+
+def test_json_output_shape(tmp_path: Path) -> None:
+    import json
+
+    path = tmp_path / "r.yaml"
+    path.write_text(RESTORE_RULE.replace("container: db", "container: db\n    mach: {}"))
+    result = run_cli(["lint", str(path), "-o", "json"])
+    assert result.returncode == 1
+    document = json.loads(result.stdout)  # stdout is only the JSON document
+    assert document["version"] == 1 and document["files"] == [str(path)]
+    assert document["summary"] == {"files": 1, "errors": 1, "warnings": 2, "ok": False}
+    first = document["problems"][0]
+    assert first == {"severity": "error", "message": "unknown key", "hint": "did you mean 'match'?",
+                     "location": {"file": str(path), "line": 7, "rule": "pg", "field": "mach", "document": None,
+                                  "resource": None}, "check": "load"}
+    assert [p["check"] for p in document["problems"][1:]] == ["restore-wait-timeout", "restore-exit-status"]
+    clean = run_cli(["lint", "--output", "json", "--preset", "postgresql"])
+    assert json.loads(clean.stdout)["summary"]["ok"] is True
+
+
+def test_list_checks(tmp_path: Path) -> None:
+    import json
+
+    from postrender.lint import CHECKS
+
+    result = run_cli(["lint", "--list-checks"])
+    assert result.returncode == 0
+    text = result.stdout.decode()
+    for check in CHECKS:
+        assert check.id in text and check.summary in text
+    assert "option timeout (int, default 10)" in text
+    listed = json.loads(run_cli(["lint", "--list-checks", "-o", "json"]).stdout)
+    assert [c["id"] for c in listed["checks"]] == [c.id for c in CHECKS]
+
+
+def test_velero_policy(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: p}\ndata:\n  policies.yaml: |\n"
+                      "    version: v1\n    volumePolicies:\n      - conditions: {volumeTypes: [emptyDir]}\n"
+                      "        action: {type: skip}\n")
+    rules = RESTORE_RULE.replace("scratch: {mountPath: /scratch}",
+                                 "scratch: {mountPath: /scratch}\n    backupVolumes: [data]")
+    code, lines, path = lint(tmp_path, rules, "--velero-policy", str(policy), "--disable", "restore-exit-status",
+                             "--disable", "restore-wait-timeout")
+    assert code == 0
+    assert lines[0] == (
+        f"warning: {path}:7: rule 'pg': scratch: the Velero volume policy at {policy}:8 skips the scratch volume "
+        "'velero-scratch' (emptyDir): it is not backed up, whatever backup.velero.io/backup-volumes says (volume "
+        "policies come first; put a policy with action fs-backup that matches this volume before it, or narrow "
+        "that policy's conditions)")
+    assert lines[1].startswith(f"warning: {path}:8: rule 'pg': backupVolumes[0]: the Velero volume policy at {policy}:8 "
+                               "may skip backupVolumes volume 'data' (its source is not known here) if it matches "
+                               "volumeTypes: emptyDir")
+    assert lines[-1] == "1 rules file: 0 errors, 2 warnings"
+    policy.write_text("version: v2\nvolumePolicies: []\n")
+    code, lines, _ = lint(tmp_path, rules, "--velero-policy", str(policy))
+    assert code == 1
+    assert f"error: {policy}:1: version must be v1, not 'v2': Velero refuses the document" in lines
+
+
+@pytest.mark.parametrize("args", [["lint", "/dev/zero"], ["lint", "--rules", "/dev/zero"],
+                                  ["lint", "--preset", "postgresql", "--velero-policy", "/dev/zero"]])
+def test_endless_files_are_refused_quickly(args: list[str]) -> None:
+    import time
+
+    started = time.monotonic()
+    result = run_cli(args, env={"VELERO_POSTRENDER_MAX_INPUT_BYTES": "64Ki"})
+    assert time.monotonic() - started < 30
+    assert result.returncode == 1, result.stderr
+    assert b"/dev/zero: input is larger than 65536 bytes" in result.stdout
     assert b"Traceback" not in result.stderr

@@ -1,4 +1,4 @@
-"""The console entry's own reading of the root options equals Typer's (issue 6: start-up)."""
+"""The console entry's own reading of the root options equals Typer's (the start-up fast path)."""
 
 from __future__ import annotations
 

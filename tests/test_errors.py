@@ -1,4 +1,4 @@
-"""CONTRACT §3, §5, §7: every validation error and conflict, through the real command line.
+"""Every validation error and conflict, through the real command line.
 
 Each test checks the exit code, that stdout stays empty, and the wording of the message
 (file, rule, document, field).
@@ -169,7 +169,7 @@ def test_unknown_kind_without_pod_template(tmp_path):
           "kind Workload has no known pod template", "podTemplate")
 
 
-# --- merge conflicts (§5) ------------------------------------------------------------------
+# --- merge conflicts -----------------------------------------------------------------------
 
 def test_hook_container_that_does_not_exist_lists_the_containers(tmp_path):
     rule = {**PG_RULE, "hooks": {"preBackup": {"script": "x", "container": "db"}}}
@@ -227,7 +227,7 @@ def test_a_volume_in_both_lists(tmp_path):
           "volume 'data' would be in both")
 
 
-# --- matching nothing (§3) -------------------------------------------------------------------
+# --- matching nothing ------------------------------------------------------------------------
 
 def test_no_resource_matched_is_an_error_unless_allowed(tmp_path):
     rule = {**PG_RULE, "match": {"kinds": ["DaemonSet"]}}
@@ -259,7 +259,7 @@ def test_empty_input_under_helm4_gives_a_comment_line(tmp_path):
     assert result.stdout.startswith(b"#") and result.stdout.count(b"\n") == 1
 
 
-# --- warnings (§5) ---------------------------------------------------------------------------
+# --- warnings --------------------------------------------------------------------------------
 
 def test_warning_for_a_variable_the_container_does_not_define(tmp_path):
     rule = {**PG_RULE, "hooks": {"preBackup": {"script": "PGPASSWORD=$POSTGRES_PASSWORD pg_dump -U $PGUSER"}}}

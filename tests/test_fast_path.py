@@ -1,4 +1,4 @@
-"""The lexical screen (issue 6) gives exactly the result of a full parse on every stream.
+"""The lexical screen (the start-up fast path) gives exactly the result of a full parse on every stream.
 
 Streams are built from the real fixtures plus documents written to fool a lexical reader
 (flow-style images, quoted keys, anchors and aliases, comments after values, a kind: List).

@@ -1,4 +1,4 @@
-"""CONTRACT §6 on the real fixtures: untouched documents byte for byte, only matched ones change."""
+"""Output fidelity on the real fixtures: untouched documents byte for byte, only matched ones change."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Fuzzing the pipeline with generated Kubernetes-like streams (CONTRACT §5-§7).
+"""Fuzzing the pipeline with generated Kubernetes-like streams (merge, fidelity, errors).
 
 A hypothesis strategy builds streams of random kinds (workloads with nested pod templates,
 other resources, custom kinds, ``kind: List`` documents, comment-only and empty documents),
@@ -18,6 +18,7 @@ import os
 import re
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -317,6 +318,7 @@ def garbled_streams(draw: Any) -> str:
     return text
 
 
+@pytest.mark.slow
 @FUZZ
 @given(text=garbled_streams(), ruleset=rule_sets())
 def test_garbled_streams_give_a_result_or_located_problems(text: str, ruleset: dict[str, Any]) -> None:

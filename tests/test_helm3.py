@@ -1,4 +1,4 @@
-"""Helm 3.17.1 (the real binary) runs velero-postrender as its post-renderer (CONTRACT §2.2).
+"""Helm 3.17.1 (the real binary) runs velero-postrender as its post-renderer.
 
 Helm 3 runs an executable: the ``velero-postrender`` console script found on PATH, or the
 checkout's ``bin/velero-postrender`` launcher by absolute path. No cluster is reachable, so
@@ -30,6 +30,8 @@ from helm_binaries import (
     tool_env,
     velero_annotations,
 )
+
+pytestmark = pytest.mark.helm
 
 RULES_ARG = f"--post-renderer-args=--rules={RULES / 'database.yaml'}"
 
@@ -79,6 +81,7 @@ def test_environment_variables_instead_of_arguments(helm3: Path, console_env: di
     assert {"name": "backup", "emptyDir": {"sizeLimit": "2Gi"}} in volumes
 
 
+@pytest.mark.slow
 def test_launcher_by_absolute_path_without_the_package_installed(helm3: Path, tmp_path: Path):
     launcher = bootstrapped_plugin() / "bin" / "velero-postrender"
     env = launcher_env(tmp_path, helm3.parent)

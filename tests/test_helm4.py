@@ -1,5 +1,5 @@
-"""Helm 4.1.4 (the real binary) with velero-postrender installed as a ``postrenderer/v1`` plugin
-(CONTRACT §2.1): ``helm plugin install <copy of the repository>`` into private Helm homes, with
+"""Helm 4.1.4 (the real binary) with velero-postrender installed as a ``postrenderer/v1`` plugin:
+``helm plugin install <copy of the repository>`` into private Helm homes, with
 nothing of the project on PATH, so the plugin's launcher must set up its own Python environment.
 """
 
@@ -53,6 +53,8 @@ def helm4(tmp_path_factory: pytest.TempPathFactory) -> Helm4:
     return helm
 
 
+@pytest.mark.helm
+@pytest.mark.slow
 def test_the_plugin_is_installed_and_its_environment_set_up(helm4: Helm4):
     listed = helm4("plugin", "list")
     assert listed.returncode == 0, listed.stderr
@@ -66,6 +68,7 @@ def test_plugin_version_matches_the_package():
     assert yaml.safe_load((ROOT / "plugin.yaml").read_text())["version"] == __version__
 
 
+@pytest.mark.helm
 def test_template_hooks_on_the_database_and_rules_can_target_helm_hooks(helm4: Helm4):
     done = helm4("template", "shop", str(WEBSHOP), "--post-renderer", "velero-postrender", DATABASE_ARG, HOOK_JOBS_ARG)
     assert done.returncode == 0, done.stderr
@@ -88,6 +91,7 @@ def test_template_hooks_on_the_database_and_rules_can_target_helm_hooks(helm4: H
     ("templates/database.yaml", [("StatefulSet", "shop-database")]),
     ("templates/migrate-job.yaml", [("Job", "shop-migrate")]),
 ])
+@pytest.mark.helm
 def test_show_only_finds_changed_documents(helm4: Helm4, template: str, expected: list):
     """Only possible when the postrender-filename annotation survived on the changed documents."""
     done = helm4("template", "shop", str(WEBSHOP), "--post-renderer", "velero-postrender", DATABASE_ARG, HOOK_JOBS_ARG,
@@ -98,6 +102,7 @@ def test_show_only_finds_changed_documents(helm4: Helm4, template: str, expected
     assert velero_annotations(found[expected[0]])
 
 
+@pytest.mark.helm
 def test_the_postrender_filename_annotation_survives(helm4: Helm4, tmp_path: Path):
     """What Helm 4 actually pipes into the plugin (a captured stream) comes out with its annotations."""
     stream = (ROOT / "tests" / "fixtures" / "helm4" / "postgresql.yaml").read_text()
@@ -117,6 +122,7 @@ def test_the_postrender_filename_annotation_survives(helm4: Helm4, tmp_path: Pat
     assert any(velero_annotations(d) for d in after if d["kind"] == "StatefulSet")
 
 
+@pytest.mark.helm
 def test_install_dry_run(helm4: Helm4):
     done = helm4("install", "shop", str(WEBSHOP), "--dry-run=client", "--post-renderer", "velero-postrender",
                  DATABASE_ARG, HOOK_JOBS_ARG)
@@ -127,6 +133,7 @@ def test_install_dry_run(helm4: Helm4):
     assert velero_annotations(hooks[("Job", "shop-migrate")])["post.hook.backup.velero.io/command"] == '["/bin/true"]'
 
 
+@pytest.mark.helm
 def test_a_broken_rules_file_fails_and_the_log_holds_the_real_error(helm4: Helm4, tmp_path: Path):
     log = tmp_path / "error.log"
     broken = RULES / "broken.yaml"
@@ -141,6 +148,7 @@ def test_a_broken_rules_file_fails_and_the_log_holds_the_real_error(helm4: Helm4
     assert f"arguments: --rules={broken}" in text  # ... and what the log keeps
 
 
+@pytest.mark.helm
 def test_the_default_log_path_and_usage_errors(helm4: Helm4):
     """A typo in --post-renderer-args is a usage error printed by the CLI framework: logged too,
     at ${XDG_STATE_HOME}/velero-postrender/error.log."""
@@ -183,6 +191,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.helm
+@pytest.mark.slow
 def test_install_from_a_git_url(tmp_path: Path):
     """`helm plugin install <git URL> --verify=false`: a clone of the repository served by `git daemon`.
     Helm 4 clones it into its plugins directory and the install hook sets up the launcher's venv."""
@@ -232,6 +242,7 @@ def test_error_log_path_follows_xdg_state_home_and_the_override(tmp_path: Path):
     assert error_log_path({}) == Path.home() / ".local" / "state" / "velero-postrender" / "error.log"
 
 
+@pytest.mark.helm
 def test_on_a_terminal_the_error_appears_above_helms_line(helm4: Helm4, tmp_path: Path):
     """Helm 4 hides stderr; on a terminal the launcher's Python writes the error to /dev/tty.
     `script` (util-linux) gives the run a real pseudo-terminal."""

@@ -1,4 +1,4 @@
-"""Hostile and odd input (CONTRACT §6, §7): what must be accepted is processed correctly and
+"""Hostile and odd input: what must be accepted is processed correctly and
 loses nothing; what must be refused fails closed (exit 1, nothing on stdout, a located
 message, no traceback); nothing in a manifest or a rules file is ever executed."""
 
@@ -507,7 +507,7 @@ FORBIDDEN_ATTRIBUTES = {"system", "popen", "execv", "execve", "execvp", "spawnv"
                         "unsafe_load", "full_load", "unsafe_load_all", "full_load_all"}
 UNSAFE_LOADERS = {"Loader", "FullLoader", "UnsafeLoader", "CLoader", "CFullLoader", "CUnsafeLoader"}
 # The one process a command starts: ``lint`` runs ``SHELL -n`` (parse only) for an allow-listed shell.
-SUBPROCESS_ALLOWED = {"postrender/cli/lint.py"}
+SUBPROCESS_ALLOWED = {"postrender/lint/shell_syntax.py"}
 
 
 def package_sources() -> list[Path]:

@@ -1,5 +1,5 @@
-"""kustomize (``kubectl kustomize``, the real binary): the pipe and the exec transformer plugin
-(CONTRACT §2.3, §2.4). The transformer resource is of kind ``VeleroHooks``
+"""kustomize (``kubectl kustomize``, the real binary): the pipe and the exec transformer plugin.
+The transformer resource is of kind ``VeleroHooks``
 (``velero-postrender.io/v1``); kustomize runs it from
 ``$XDG_CONFIG_HOME/kustomize/plugin/velero-postrender.io/v1/velerohooks/VeleroHooks``.
 """
@@ -169,6 +169,7 @@ def test_exec_plugin_error_for_a_missing_rules_file(tmp_path: Path):
     assert f"{directory / 'missing.yaml'}: rules file not found" in done.stderr
 
 
+@pytest.mark.slow
 def test_exec_plugin_through_the_launcher_symlink(tmp_path: Path):
     """A checkout (or the Helm 4 plugin directory) used as the plugin: bin/velero-postrender linked
     as .../velerohooks/VeleroHooks, nothing of the project on PATH."""

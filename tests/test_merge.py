@@ -1,4 +1,4 @@
-"""CONTRACT §4-§5 through the library function: what is written, and how it merges."""
+"""Rules and merging through the library function: what is written, and how it merges."""
 
 from __future__ import annotations
 
@@ -100,6 +100,9 @@ def test_volume_lists_union_in_original_order_without_spaces():
     stream = STATEFULSET.replace(
         "    metadata:\n      labels:\n",
         "    metadata:\n      annotations:\n        backup.velero.io/backup-volumes: 'data, config'\n      labels:\n", 1)
+    stream = stream.replace("              mountPath: /var/lib/postgresql/data\n",  # Velero skips unmounted volumes
+                            "              mountPath: /var/lib/postgresql/data\n            - name: config\n"
+                            "              mountPath: /etc/config\n", 1)
     rule = {**PG, "backupVolumes": ["config", "data"]}
     a = annotations_of(by_kind(render(stream, [ruleset(rule)]).text, "StatefulSet")["spec"]["template"])
     assert a["backup.velero.io/backup-volumes"] == "data,config,scratch"

@@ -1,8 +1,11 @@
-"""The shipped presets against the rendered bitnami charts (Helm 3 and Helm 4 input) and
-workloads on the official images: exactly the database workloads are hooked, the hooks run in
-the database container, the annotations are sound, and the scripts are POSIX sh.
+"""The shipped presets against the rendered bitnami charts (Helm 3 and Helm 4 input), charts on
+the official images (tests/fixtures/official), the bitnami valkey chart, an application chart with
+database subcharts (discourse) and hand-written workloads: exactly the database workloads are
+hooked, the hooks run in the database container, the annotations are sound, the scripts are
+POSIX sh, and each preset's metadata says what it matches, reads and how it is tested.
 
-The scripts are run against real servers in test_presets_live.py.
+The scripts are run against real servers in test_presets_live.py; MongoDB, which no reachable
+registry packages, runs here against a fake client that records what it was given.
 """
 
 from __future__ import annotations
@@ -19,47 +22,80 @@ from typing import Any
 import pytest
 import yaml
 from conftest import FIXTURES, HELM3_FIXTURES, HELM4_FIXTURES, ROOT, run_cli
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from live_servers import container_env, rendered_hooks, run_hook
 
-from postrender.api import render
+from postrender.api import load_rules, render
 from postrender.ruleset.durations import duration_problem
 from postrender.ruleset.presets import preset_names, presets_dir
+from postrender.stream.split import split
 
 PRESETS = ["cleanup", "fsfreeze", "mariadb", "mongodb", "mysql", "postgresql", "redis"]
 DATABASES = ["mariadb", "mongodb", "mysql", "postgresql", "redis"]
-OFFICIAL = Path(__file__).resolve().parent / "presets_manifests" / "official.yaml"
+MANIFESTS = Path(__file__).resolve().parent / "presets_manifests"
+OFFICIAL = MANIFESTS / "official.yaml"
 SEED = FIXTURES / "seed" / "postgresql-8.7.4.yaml"
+OFFICIAL_CHARTS = sorted((FIXTURES / "official").glob("*.yaml"))
+VALKEY = [MANIFESTS / "bitnami-valkey-helm3.yaml", MANIFESTS / "bitnami-valkey-helm4.yaml"]
+DISCOURSE = [MANIFESTS / "bitnami-discourse-helm3.yaml", MANIFESTS / "bitnami-discourse-helm4.yaml"]
+DISCOURSE_KEYS = [f"presets_manifests/{p.name}" for p in DISCOURSE]
 
-# What each database preset must hook in each rendered chart (kind/name); every other chart: nothing.
+# What each database preset must hook in each manifest (kind/name); every other manifest: nothing.
+# Keys: the file name for the rendered bitnami charts (Helm 3 and Helm 4 alike), else folder/name.
 EXPECTED: dict[str, dict[str, set[str]]] = {
     "postgresql": {
         "postgresql.yaml": {"StatefulSet/rel-postgresql"},
         "postgresql-ha.yaml": {"StatefulSet/rel-postgresql-ha-postgresql"},  # repmgr: yes; pgpool: no
-        "official.yaml": {"Deployment/db-postgres"},
-        "postgresql-8.7.4.yaml": {"StatefulSet/postgresql-postgresql"},
+        "presets_manifests/official.yaml": {"Deployment/db-postgres"},
+        "seed/postgresql-8.7.4.yaml": {"StatefulSet/postgresql-postgresql"},
+        "official/postgres.yaml": {"StatefulSet/dbpostgres"},
+        **{key: {"StatefulSet/rel-discourse-postgresql"} for key in DISCOURSE_KEYS},  # not the discourse Deployment
     },
-    "mysql": {"mysql.yaml": {"StatefulSet/rel-mysql"}, "official.yaml": {"StatefulSet/db-mysql"}},
+    "mysql": {
+        "mysql.yaml": {"StatefulSet/rel-mysql"},
+        "presets_manifests/official.yaml": {"StatefulSet/db-mysql"},
+        "official/mysql.yaml": {"StatefulSet/dbmysql"},
+    },
     "mariadb": {
         "mariadb.yaml": {"StatefulSet/rel-mariadb"},
         "wordpress.yaml": {"StatefulSet/rel-wordpress-mariadb"},  # the subchart, not the wordpress Deployment
-        "official.yaml": {"StatefulSet/db-mariadb"},
+        "presets_manifests/official.yaml": {"StatefulSet/db-mariadb"},
+        "official/mariadb.yaml": {"StatefulSet/dbmariadb"},
     },
-    "mongodb": {"mongodb.yaml": {"Deployment/rel-mongodb"}, "official.yaml": {"StatefulSet/db-mongo"}},
+    "mongodb": {
+        "mongodb.yaml": {"Deployment/rel-mongodb"},
+        "presets_manifests/official.yaml": {"StatefulSet/db-mongo"},
+        "official/mongodb.yaml": {"StatefulSet/dbmongodb"},
+    },
     "redis": {
         "redis.yaml": {"StatefulSet/rel-redis-master", "StatefulSet/rel-redis-replicas"},
-        "official.yaml": {"StatefulSet/db-redis"},
+        "presets_manifests/official.yaml": {"StatefulSet/db-redis"},
+        "official/redis.yaml": {"Deployment/dbredis"},
+        **{f"presets_manifests/{p.name}": {"StatefulSet/rel-valkey-primary", "StatefulSet/rel-valkey-replicas"}
+           for p in VALKEY},
+        **{key: {"StatefulSet/rel-discourse-redis-master"} for key in DISCOURSE_KEYS},
         # redis-cluster.yaml: deliberately not hooked (see rules/redis.yaml metadata.redisCluster)
     },
 }
 # The container the hooks must run in (the database's, never an exporter sidecar).
 DATABASE_CONTAINER = {"db-postgres": "postgres", "db-mysql": "mysql", "db-mariadb": "mariadb", "db-mongo": "mongo",
-                      "db-redis": "redis"}
-CORPUS = HELM3_FIXTURES + HELM4_FIXTURES + [SEED, OFFICIAL]
+                      "db-redis": "redis", "dbpostgres": "postgres", "dbmysql": "mysql", "dbmariadb": "mariadb",
+                      "dbmongodb": "mongodb", "dbredis": "redis-server", "rel-valkey-primary": "valkey",
+                      "rel-valkey-replicas": "valkey", "rel-discourse-postgresql": "postgresql",
+                      "rel-discourse-redis-master": "redis"}
+CORPUS = HELM3_FIXTURES + HELM4_FIXTURES + [SEED, OFFICIAL] + OFFICIAL_CHARTS + VALKEY + DISCOURSE
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 VOLUME_LISTS = ("backup.velero.io/backup-volumes", "backup.velero.io/backup-volumes-excludes")
 
 
 def _id(path: Path) -> str:
     return f"{path.parent.name}/{path.name}"
+
+
+def _key(path: Path) -> str:
+    """The manifest's key in EXPECTED."""
+    return path.name if path.parent.name in ("helm3", "helm4") else _id(path)
 
 
 def _load_all(text: str) -> list[Any]:
@@ -101,6 +137,14 @@ def _secret_values(text: str) -> set[str]:
     return {v for v in values if len(v) >= 4}
 
 
+def _shell_value(script: str, name: str) -> str:
+    """The value the script's first ``name=...`` line gives ``name``, as sh computes it (whatever the quoting)."""
+    line = next(line for line in script.splitlines() if line.startswith(f"{name}="))
+    done = subprocess.run(["sh", "-c", f'set -f; {line}\nprintf %s "${name}"'], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def _render(path: Path, preset: str, **settings: str) -> str:
     if not settings:
         return _render_plain(path, preset)
@@ -114,6 +158,24 @@ def _render_plain(path: Path, preset: str) -> str:
 
 # --- the files themselves -------------------------------------------------------------------
 
+def _metadata(name: str) -> dict[str, Any]:
+    metadata = yaml.safe_load((ROOT / "rules" / f"{name}.yaml").read_text())["metadata"]
+    assert isinstance(metadata, dict)
+    return metadata
+
+
+def _listing_blocks(text: str) -> dict[str, str]:
+    """``presets`` output: each preset's name -> its cell, unwrapped into one line of words."""
+    blocks: dict[str, list[str]] = {}
+    current = ""
+    for line in text.splitlines()[2:]:
+        if line and not line.startswith(" "):
+            current, _, line = line.partition(" ")
+            blocks[current] = []
+        blocks[current].append(line)
+    return {name: " ".join(" ".join(lines).split()) for name, lines in blocks.items()}
+
+
 def test_every_preset_is_shipped_and_listed() -> None:
     assert preset_names() == PRESETS
     assert presets_dir().resolve() == (ROOT / "rules").resolve()
@@ -121,6 +183,69 @@ def test_every_preset_is_shipped_and_listed() -> None:
     assert done.returncode == 0, done.stderr
     for name in PRESETS:
         assert name in done.stdout.decode()
+
+
+@pytest.mark.parametrize("columns", ["60", "200"])
+def test_presets_listing_shows_images_environment_and_testing(columns: str) -> None:
+    """Each row carries the preset's own metadata: its images, the variables it reads, how it is tested."""
+    done = run_cli(["presets"], env={"COLUMNS": columns})
+    assert done.returncode == 0, done.stderr
+    blocks = _listing_blocks(done.stdout.decode())
+    assert list(blocks) == PRESETS
+    for name in DATABASES:
+        metadata = _metadata(name)
+        block = blocks[name]
+        assert f"images: {metadata['images'][0]}" in block
+        assert f"--set {name}Images=REGEX" in block
+        assert "reads: " + ", ".join(metadata["env"]) in block
+        assert "tested: " + " ".join(metadata["tested"].split()) in block
+    assert "tested: syntax only" in blocks["mongodb"]
+    assert "tested: live" in blocks["postgresql"] and "tested: live" in blocks["redis"]
+    assert "valkey/valkey" in blocks["redis"] and "VALKEY_PASSWORD[_FILE]" in blocks["redis"]
+    assert "reads: no environment variable" in blocks["cleanup"]
+
+
+@pytest.mark.parametrize("name", DATABASES)
+def test_presets_name_shows_the_params_and_how_it_is_tested(name: str) -> None:
+    done = run_cli(["presets", name])
+    assert done.returncode == 0, done.stderr
+    data = yaml.safe_load(done.stdout)
+    assert data["params"][f"{name}Images"] == ""
+    assert data["metadata"]["tested"].startswith("syntax only" if name == "mongodb" else "live")
+    if name == "mongodb":
+        assert b"Not run against a MongoDB server" in done.stdout
+
+
+_SECRET_CALL = re.compile(r"\$\(secret ([A-Z0-9_ ]+)\)")
+_READ = re.compile(r"\$\{([A-Z][A-Z0-9_]*):-")  # under set -u the container's variables are read with a default
+_ANY_READ = re.compile(r"\$\{?([A-Z][A-Z0-9_]*)")
+_ASSIGNED = re.compile(r"(?:^|[\s;])([A-Z][A-Z0-9_]*)=")
+
+
+def _environment_reads(script: str) -> set[str]:
+    """Names read with a default by the time the script first assigns them (the right-hand side of that
+    assignment included): ``PGUSER=$(...)`` then ``${PGUSER:-x}`` reads the script's own value."""
+    lines_end = [m.end() for m in re.finditer(r"[^\n]*(\n|$)", script)]
+    assigned = {m.group(1): next(end for end in lines_end if end > m.end() - 1)
+                for m in reversed(list(_ASSIGNED.finditer(script)))}
+    return {m.group(1) for m in _READ.finditer(script) if m.start() < assigned.get(m.group(1), len(script))}
+
+
+@pytest.mark.parametrize("name", DATABASES)
+def test_metadata_env_is_what_the_scripts_read(name: str) -> None:
+    """metadata.env (shown by ``presets``) lists exactly the variables the hook scripts read:
+    ``NAME[_FILE]`` for those read through secret() (VAR or VAR_FILE), plain names for the rest."""
+    env = _metadata(name)["env"]
+    scripts = [script for preset, _, script in SCRIPTS if preset == name]
+    assert len(scripts) == 2
+    secrets = {n for script in scripts for call in _SECRET_CALL.findall(script) for n in call.split()}
+    plain = {n for script in scripts for n in _environment_reads(script)} - secrets
+    assigned = {n for script in scripts for n in _ASSIGNED.findall(script)}
+    unread = {n for script in scripts for n in _ANY_READ.findall(script)} - plain - secrets - assigned
+    assert not unread, f"read without a default (set -u fails where the variable is unset): {unread}"
+    assert {e.removesuffix("[_FILE]") for e in env if e.endswith("[_FILE]")} == secrets
+    assert {e for e in env if not e.endswith("[_FILE]")} == plain
+    assert len(env) == len(set(env))
 
 
 @pytest.mark.parametrize("name", PRESETS)
@@ -137,7 +262,7 @@ def test_preset_is_self_describing(name: str) -> None:
         assert set(rule["match"]["kinds"]) <= {"StatefulSet", "Deployment", "DaemonSet"}
     text = (ROOT / "rules" / f"{name}.yaml").read_text()
     for param in data["params"]:
-        assert re.search(r"\{\{\s*" + re.escape(param) + r"\s*\}\}", text), f"param {param} is never used"
+        assert re.search(r"\{\{\s*" + re.escape(param) + r"\s*(\|[^}]*)?\}\}", text), f"param {param} is never used"
     done = run_cli(["lint", str(ROOT / "rules" / f"{name}.yaml")])
     assert done.returncode == 0, done.stderr.decode()
 
@@ -149,7 +274,7 @@ def test_preset_is_self_describing(name: str) -> None:
 def test_exactly_the_database_workloads_are_hooked(preset: str, manifest: Path) -> None:
     source = manifest.read_text()
     result = render(source, presets=[preset], allow_unmatched=True)
-    expected = EXPECTED[preset].get(manifest.name, set())
+    expected = EXPECTED[preset].get(_key(manifest), set())
     assert set(_hooked(result.text)) == expected
     assert not [w for w in result.warnings if "does not define" in w.message], \
         "the scripts read every environment variable with a default: no warning expected"
@@ -199,7 +324,7 @@ def test_hooked_pod_templates_are_sound(preset: str, manifest: Path) -> None:
                 assert all(DNS_LABEL.match(n) and (n in volumes or n in claims) for n in names), annotations[listed]
         assert "velero-scratch" in annotations["backup.velero.io/backup-volumes"].split(",")
         command = json.loads(annotations["pre.hook.backup.velero.io/command"])[2]
-        assert "/scratch/" in command
+        assert _shell_value(command, "dir").startswith("/scratch/")
 
 
 @pytest.mark.parametrize("preset", DATABASES)
@@ -239,21 +364,127 @@ IMAGES = {
          "mongo-express:1", "mongodb/mongodb-kubernetes-operator:0.9"]),
     "redis": (
         ["redis", "redis:7.2-alpine", "docker.io/library/redis:8.0", "bitnami/redis:8.2.1-debian-12-r0",
-         "redis/redis-stack-server:7.2.0-v10", "redis@sha256:ff00"],
+         "redis/redis-stack-server:7.2.0-v10", "redis@sha256:ff00",
+         "valkey/valkey:8.1", "docker.io/valkey/valkey:8.0-alpine", "bitnami/valkey:8.1.3-debian-12-r3",
+         "bitnamilegacy/valkey:8.0.2", "registry.local:5000/mirror/bitnami/valkey@sha256:ab12"],
         ["bitnami/redis-exporter:1.74", "oliver006/redis_exporter:v1.62.0", "bitnami/redis-sentinel:8.2",
-         "bitnami/redis-cluster:8.2.1", "redis-commander:1", "bitnami/redis-sentinel-exporter:1"]),
+         "bitnami/redis-cluster:8.2.1", "redis-commander:1", "bitnami/redis-sentinel-exporter:1",
+         "bitnami/valkey-sentinel:8.1.3", "bitnami/valkey-cluster:8.1.3", "valkey/valkey-exporter:1"]),
 }
+
+
+def _image_patterns(preset: str, **settings: str) -> list[re.Pattern[str]]:
+    """The preset's compiled ``match.images``, after its params (and ``settings``) are filled in."""
+    ruleset = load_rules(presets=[preset], set_values=settings)
+    return list(ruleset.rules[0].match.images)
 
 
 @pytest.mark.parametrize("preset", DATABASES)
 def test_image_patterns(preset: str) -> None:
-    rules = yaml.safe_load((ROOT / "rules" / f"{preset}.yaml").read_text())["rules"]
-    patterns = [re.compile(p) for p in rules[0]["match"]["images"]]
+    patterns = _image_patterns(preset)
     matched, not_matched = IMAGES[preset]
     for image in matched:
         assert any(p.search(image) for p in patterns), f"{preset} should match {image}"
     for image in not_matched:
         assert not any(p.search(image) for p in patterns), f"{preset} must not match {image}"
+
+
+# --- the <preset>Images param ---------------------------------------------------------------
+
+CUSTOM = """\
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: custom-db}
+spec:
+  serviceName: custom-db
+  selector: {matchLabels: {app: custom-db}}
+  template:
+    metadata: {labels: {app: custom-db}}
+    spec:
+      containers:
+        - {name: metrics, image: "registry.corp/IMAGE-exporter:1.0"}
+        - {name: db, image: "registry.corp/IMAGE:16.4"}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: "registry.corp/web-IMAGE:2"}]
+"""
+
+
+def _corpus_images() -> list[str]:
+    images = {str(c.get("image", "")) for path in CORPUS for _, template in _pod_templates(path.read_text()).values()
+              for c in template["spec"].get("containers") or []}
+    return sorted(images)
+
+
+CORPUS_IMAGES = _corpus_images()
+
+
+@pytest.mark.parametrize("preset", DATABASES)
+def test_images_param_adds_image_names_without_copying_the_preset(preset: str) -> None:
+    """``--set <preset>Images=registry.corp/x`` hooks a database on an image the preset does not know;
+    the hooks still run in that container, not in the exporter listed first."""
+    manifest = CUSTOM.replace("IMAGE", "acme-db")
+    plain = run_cli(["--preset", preset, "--allow-unmatched"], manifest)
+    assert plain.returncode == 0 and plain.stdout == manifest.encode(), "unknown images are not matched by default"
+    for value in ("registry.corp/acme-db", "acme-db", "other/thing|registry.corp/acme-db", "registry\\.corp/acme-d[a-z]"):
+        done = run_cli(["--preset", preset, "--set", f"{preset}Images={value}"], manifest)
+        assert done.returncode == 0, done.stderr
+        hooked = _hooked(done.stdout.decode())
+        assert set(hooked) == {"StatefulSet/custom-db"}, value
+        annotations = hooked["StatefulSet/custom-db"][1]["metadata"]["annotations"]
+        assert annotations["pre.hook.backup.velero.io/container"] == "db"
+    for value in ("corp/acme", "db-exporter", "registry.corp/acme", "web", "acme-db-export"):
+        done = run_cli(["--preset", preset, "--allow-unmatched", "--set", f"{preset}Images={value}"], manifest)
+        assert done.returncode == 0 and done.stdout == manifest.encode(), f"{value} must match whole names only"
+    broken = run_cli(["--preset", preset, "--set", f"{preset}Images=(unclosed"], manifest)
+    assert broken.returncode == 1 and broken.stdout == b""
+    assert f"preset:{preset}" in broken.stderr.decode() and "invalid regular expression" in broken.stderr.decode()
+
+
+@pytest.mark.parametrize("preset", DATABASES)
+@pytest.mark.parametrize("value", ["", "|", "||", "a|", "|a", "(|)", " "])
+def test_an_empty_images_value_matches_no_image(preset: str, value: str) -> None:
+    """An empty value, or an empty alternative in it, adds nothing: no image of the corpus (nor an
+    empty image) is matched by the param's pattern."""
+    extra = _image_patterns(preset, **{f"{preset}Images": value})[-1]
+    assert f"{preset}Images" not in extra.pattern and "\\b(" in extra.pattern
+    assert not [image for image in [*CORPUS_IMAGES, ""] if extra.search(image)]
+
+
+def _matches_a_name(image: str, names: list[str]) -> bool:
+    """What the param means, without a regular expression: some non-empty name, starting with a
+    letter or digit, is the image's name from the start or after a ``/``, up to ``:``, ``@`` or the end."""
+    for name in names:
+        if not name or not (name[0].isascii() and (name[0].isalnum() or name[0] == "_")):
+            continue
+        for at in range(len(image)):
+            end = at + len(name)
+            if image.startswith(name, at) and (at == 0 or image[at - 1] == "/") and (end == len(image)
+                                                                                   or image[end] in ":@"):
+                return True
+    return False
+
+
+NAME_PARTS = st.sampled_from(["", "pg", "acme", "registry.corp", "db-x", "x", "a_b", ".", "-", "/"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(names=st.lists(st.lists(NAME_PARTS, max_size=3).map("".join), max_size=4))
+def test_images_param_matches_exactly_the_names_given(names: list[str]) -> None:
+    """Property: with names escaped and joined by ``|``, the pattern matches an image exactly when the
+    image's name (after a registry or path prefix, before the tag) is one of the non-empty names."""
+    extra = _image_patterns("postgresql", postgresqlImages="|".join(re.escape(n) for n in names))[-1]
+    samples = [*CORPUS_IMAGES, "", "pg", "pg:1", "acme/pg@sha256:ab", "registry.corp/db-x:2", "xpg:1", "pg-x:1",
+               "a_b", "registry.corp:5000/acme:3", ".:1", "x/-:1", *(f"{n}:1" for n in names), *(f"r.io/{n}" for n in names)]
+    for image in samples:
+        assert bool(extra.search(image)) == _matches_a_name(image, names), (image, names)
 
 
 # --- params ---------------------------------------------------------------------------------
@@ -267,7 +498,7 @@ def test_params_change_the_scratch_volume_and_the_scripts() -> None:
     annotations = template["metadata"]["annotations"]
     assert annotations["pre.hook.backup.velero.io/timeout"] == "20m"
     script = json.loads(annotations["pre.hook.backup.velero.io/command"])[2]
-    assert "dir='/backup/postgresql'" in script and "databases='app'" in script
+    assert _shell_value(script, "dir") == "/backup/postgresql" and _shell_value(script, "databases") == "app"
 
 
 @pytest.mark.parametrize("preset", DATABASES)
@@ -364,7 +595,7 @@ def test_credentials_come_from_the_environment_only() -> None:
         "mariadb": ["MARIADB_ROOT_PASSWORD", "MYSQL_ROOT_PASSWORD", "MARIADB_USER", "MARIADB_PASSWORD"],
         "mongodb": ["MONGODB_ROOT_PASSWORD", "MONGO_INITDB_ROOT_PASSWORD", "MONGODB_ROOT_USER",
                     "MONGO_INITDB_ROOT_USERNAME"],
-        "redis": ["REDIS_PASSWORD"],
+        "redis": ["REDIS_PASSWORD", "VALKEY_PASSWORD", "VALKEY_PORT", "REDIS_PORT"],
     }
     for preset, annotation, script in SCRIPTS:
         if preset not in wanted:
@@ -406,8 +637,10 @@ def test_fsfreeze_hooks_the_sidecar_that_may_freeze() -> None:
     annotations = hooked["Deployment/web"][1]["metadata"]["annotations"]
     assert annotations["pre.hook.backup.velero.io/container"] == "fsfreeze"
     assert annotations["post.hook.backup.velero.io/container"] == "fsfreeze"
-    assert "fsfreeze --freeze '/var/log/nginx'" in json.loads(annotations["pre.hook.backup.velero.io/command"])[2]
-    assert "fsfreeze --unfreeze '/var/log/nginx'" in json.loads(annotations["post.hook.backup.velero.io/command"])[2]
+    freeze = json.loads(annotations["pre.hook.backup.velero.io/command"])[2]
+    thaw = json.loads(annotations["post.hook.backup.velero.io/command"])[2]
+    assert "fsfreeze --freeze" in freeze and "fsfreeze --unfreeze" in thaw
+    assert "/var/log/nginx" in freeze and "/var/log/nginx" in thaw
     assert not any(k.startswith("backup.velero.io/") for k in annotations), "fsfreeze adds no volume"
 
 
@@ -417,3 +650,166 @@ def test_generic_presets_need_a_mounted_path() -> None:
         done = run_cli(["--preset", preset, "--set", f"{preset}Path=/nowhere"], GENERIC)
         assert done.returncode == 1 and done.stdout == b""
         assert b"matched any resource" in done.stderr
+
+
+# --- Valkey ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("manifest", VALKEY, ids=_id)
+def test_valkey_chart_is_hooked_by_the_redis_preset(manifest: Path) -> None:
+    """The bitnami valkey chart: primary and replicas, in the valkey container, whose scripts run
+    valkey-cli / valkey-server when the image has them (the live tests run both branches)."""
+    hooked = _hooked(_render(manifest, "redis"))
+    assert set(hooked) == {"StatefulSet/rel-valkey-primary", "StatefulSet/rel-valkey-replicas"}
+    for _, template in hooked.values():
+        annotations = template["metadata"]["annotations"]
+        assert annotations["pre.hook.backup.velero.io/container"] == "valkey"
+        backup = json.loads(annotations["pre.hook.backup.velero.io/command"])[2]
+        restore = json.loads(annotations["post.hook.restore.velero.io/command"])[2]
+        assert "command -v valkey-cli" in backup and "command -v valkey-server" in restore
+        assert "VALKEY_PASSWORD" in backup and "VALKEYCLI_AUTH" in backup
+
+
+# --- an application chart with database subcharts --------------------------------------------
+
+@pytest.mark.parametrize("manifest", DISCOURSE, ids=_id)
+def test_app_chart_hooks_only_its_database_subcharts(manifest: Path) -> None:
+    """discourse (an app Deployment) with the postgresql and redis subcharts: the subcharts'
+    StatefulSets are hooked, the app is not, and explain says why (its near miss)."""
+    result = render(manifest.read_text(), presets=["postgresql", "redis"])
+    assert set(_hooked(result.text)) == {"StatefulSet/rel-discourse-postgresql", "StatefulSet/rel-discourse-redis-master"}
+    done = run_cli(["explain", "--preset", "postgresql", "--preset", "redis", "--file", str(manifest)],
+                   env={"COLUMNS": "300"})
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.decode()
+    near, _, _ = out.partition("\n\n2 of ")
+    assert "Near misses of the rules that matched (2)" in near
+    section = near.split("Near misses of the rules that matched (2)")[1]
+    app = next(d for d in split(manifest.read_text())
+               if "\nkind: Deployment\n" in d.text and "name: rel-discourse\n" in d.text)
+    for rule in ("postgresql", "redis"):
+        assert f"  {rule} (preset:{rule}:" in section
+    line = (f"- Deployment demo/rel-discourse (document {app.index}): kind Deployment matched, images did not: "
+            "docker.io/bitnami/discourse:3.5.0-debian-12-r0")
+    assert section.count(line) == 2, section
+    assert "rel-discourse-postgresql" not in section and "rel-discourse-redis-master" not in section
+    assert "2 of " in out and "resources changed by 2 rules; 0 rules matched nothing" in out
+
+
+@pytest.mark.parametrize("fixture", ["helm3", "helm4"])
+def test_wordpress_explain_says_why_the_app_was_not_hooked(fixture: str) -> None:
+    manifest = FIXTURES / fixture / "wordpress.yaml"
+    done = run_cli(["explain", "--preset", "mariadb", "--file", str(manifest)], env={"COLUMNS": "300"})
+    assert done.returncode == 0, done.stderr
+    section = done.stdout.decode().split("Near misses of the rules that matched (1)")[1]
+    assert "Deployment demo/rel-wordpress (document" in section
+    assert "kind Deployment matched, images did not: docker.io/bitnami/wordpress:" in section
+
+
+# --- MongoDB: no server here, a fake client records what the scripts hand it -----------------
+
+FAKE_MONGO = {
+    "mongodump": """#!/bin/sh
+printf '%s\\n' "$@" > "$RECORD/mongodump.argv"
+for arg in "$@"; do
+  case $arg in
+    --config=*) cp "${arg#--config=}" "$RECORD/mongodump.config" ;;
+    --archive=*) printf 'archive' > "${arg#--archive=}" ;;
+  esac
+done
+""",
+    "mongorestore": """#!/bin/sh
+printf '%s\\n' "$@" > "$RECORD/mongorestore.argv"
+for arg in "$@"; do
+  case $arg in --config=*) cp "${arg#--config=}" "$RECORD/mongorestore.config" ;; esac
+done
+""",
+    "mongosh": """#!/bin/sh
+printf '%s\\n' "$@" > "$RECORD/mongosh.argv"
+echo "${FAKE_PRIMARY:-true}"
+""",
+}
+
+MONGO_MANIFESTS = {"official": (FIXTURES / "official" / "mongodb.yaml", "dbmongodb"),
+                   "bitnami": (FIXTURES / "helm3" / "mongodb.yaml", "rel-mongodb"),
+                   "hand-written": (OFFICIAL, "db-mongo")}
+# (manifest, environment, expected user (None: no authentication), port)
+MONGO_CONVENTIONS = {
+    "official-image": ("official", {"MONGO_INITDB_ROOT_USERNAME": "admin", "MONGO_INITDB_ROOT_PASSWORD": "pw 'quoted'"},
+                       "admin", "27017"),
+    "official-image-files": ("official", {"MONGO_INITDB_ROOT_USERNAME_FILE": "admin",
+                                          "MONGO_INITDB_ROOT_PASSWORD_FILE": "s3cret"}, "admin", "27017"),
+    "official-no-user": ("official", {"MONGO_INITDB_ROOT_PASSWORD": "pw"}, "root", "27017"),
+    "hand-written": ("hand-written", {"MONGO_INITDB_ROOT_PASSWORD_FILE": "pw"}, "admin", "27017"),
+    "bitnami-file": ("bitnami", {"MONGODB_ROOT_PASSWORD_FILE": "bitnami-pw", "MONGODB_PORT_NUMBER": "27018"},
+                     "root", "27018"),
+    "bitnami-user": ("bitnami", {"MONGODB_ROOT_USER": "boss", "MONGODB_ROOT_PASSWORD": "pw:$x\\\\"}, "boss", "27017"),
+    "no-password": ("official", {}, None, "27017"),
+}
+
+
+def _fake_mongo(tmp_path: Path) -> tuple[Path, Path]:
+    bin_dir, record = tmp_path / "fake-bin", tmp_path / "record"
+    bin_dir.mkdir()
+    record.mkdir()
+    for name, text in FAKE_MONGO.items():
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    return bin_dir, record
+
+
+@pytest.mark.parametrize("convention", list(MONGO_CONVENTIONS))
+def test_mongodb_scripts_hand_the_credentials_to_the_client(convention: str, tmp_path: Path) -> None:
+    """The mongodb preset's own scripts, run by /bin/sh, with a fake mongodump/mongorestore/mongosh
+    first on PATH: the user and port of each environment convention reach the client's argv, the
+    password only its private --config file (YAML, as mongodump reads it), never the argv."""
+    which, values, user, port = MONGO_CONVENTIONS[convention]
+    manifest, workload = MONGO_MANIFESTS[which]
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    hooks = rendered_hooks(manifest, "mongodb", workload, scratch)
+    bin_dir, record = _fake_mongo(tmp_path)
+    env = container_env(hooks, values, tmp_path / "secrets")
+    temporary = tmp_path / "tmpdir"
+    temporary.mkdir()
+    env.update(PATH=f"{bin_dir}:{env['PATH']}", RECORD=str(record), TMPDIR=str(temporary))
+    password = next((v for k, v in values.items() if "PASSWORD" in k), None)
+
+    done = run_hook(hooks.pre_backup, env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (scratch / "mongodb" / "dump.archive").read_text() == "archive"
+    argv = (record / "mongodump.argv").read_text().splitlines()
+    assert argv[:2] == ["--host=127.0.0.1", f"--port={port}"]
+    assert f"--archive={scratch}/mongodb.tmp/dump.archive" in argv and "--gzip" in argv
+    if user is None:
+        assert not [a for a in argv if a.startswith(("--username", "--config", "--authenticationDatabase"))]
+        assert not (record / "mongodump.config").exists()
+    else:
+        assert f"--username={user}" in argv and "--authenticationDatabase=admin" in argv
+        assert yaml.safe_load((record / "mongodump.config").read_text()) == {"password": password}
+        assert not any(password in a for a in argv)
+    assert not list(temporary.iterdir()), "the --config file is removed"
+
+    done = run_hook(hooks.post_restore, env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    restore = (record / "mongorestore.argv").read_text().splitlines()
+    assert {"--drop", "--gzip", f"--archive={scratch}/mongodb/dump.archive"} <= set(restore)
+    assert ("--nsExclude=admin.system.*" in restore) and (f"--port={port}" in restore)
+    if user is not None:
+        assert f"--username={user}" in restore
+        assert yaml.safe_load((record / "mongorestore.config").read_text()) == {"password": password}
+        assert not any(password in a for a in restore)
+    assert not (scratch / "mongodb").exists(), "the archive is removed after a restore"
+
+
+def test_mongodb_secondary_removes_its_copy_without_restoring(tmp_path: Path) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    hooks = rendered_hooks(FIXTURES / "official" / "mongodb.yaml", "mongodb", "dbmongodb", scratch)
+    bin_dir, record = _fake_mongo(tmp_path)
+    env = container_env(hooks, {"MONGO_INITDB_ROOT_PASSWORD_FILE": "pw"}, tmp_path / "secrets")
+    env.update(PATH=f"{bin_dir}:{env['PATH']}", RECORD=str(record), FAKE_PRIMARY="false")
+    assert run_hook(hooks.pre_backup, env, tmp_path).returncode == 0
+    done = run_hook(hooks.post_restore, env, tmp_path)
+    assert done.returncode == 0 and "not the primary" in done.stdout
+    assert not (record / "mongorestore.argv").exists()
+    assert not (scratch / "mongodb").exists()

@@ -31,6 +31,8 @@ from live_servers import (
     start_redis,
 )
 
+pytestmark = pytest.mark.live
+
 OFFICIAL = Path(__file__).resolve().parent / "presets_manifests" / "official.yaml"
 
 
@@ -291,6 +293,7 @@ def _is_mysql_server() -> bool:
 
 
 @pytest.mark.parametrize("fixture", ["helm3", "helm4"])
+@pytest.mark.live(may_skip="no registry that CI reaches packages a MySQL server")
 def test_mysql_bitnami_against_a_real_mysql_server(fixture: str, scratch: Path, tmp_path: Path) -> None:
     _no_server_harness(FIXTURES / fixture / "mysql.yaml", "mysql", "rel-mysql",
                        {"MYSQL_ROOT_PASSWORD_FILE": "pw"}, scratch, tmp_path)
@@ -305,6 +308,7 @@ def test_mysql_bitnami_against_a_real_mysql_server(fixture: str, scratch: Path, 
     (FIXTURES / "helm4" / "mongodb.yaml", "rel-mongodb", {"MONGODB_ROOT_PASSWORD_FILE": "pw"}),
     (OFFICIAL, "db-mongo", {"MONGO_INITDB_ROOT_PASSWORD_FILE": "pw"}),
 ], ids=["helm3", "helm4", "official"])
+@pytest.mark.live(may_skip="no registry that CI reaches packages a MongoDB server")
 def test_mongodb_against_a_real_mongodb_server(manifest: Path, workload: str, values: dict[str, str], scratch: Path,
                                                tmp_path: Path) -> None:
     _no_server_harness(manifest, "mongodb", workload, values, scratch, tmp_path)
@@ -355,6 +359,7 @@ def test_redis_bitnami_file_password(fixture: str, redis_server: Server, scratch
     _redis_check(redis_server)
 
 
+@pytest.mark.slow
 def test_redis_official_image_service_link_port(redis_server: Server, scratch: Path, tmp_path: Path) -> None:
     """The official image with REDIS_PASSWORD; a service-link REDIS_PORT=tcp://... is ignored."""
     hooks = rendered_hooks(OFFICIAL, "redis", "db-redis", scratch, (f"redisRestorePort={free_port()}",))

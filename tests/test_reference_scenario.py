@@ -1,4 +1,4 @@
-"""CONTRACT §1: the reference scenario, end to end through the real command line."""
+"""The reference scenario (a PostgreSQL chart with hand-written hooks), end to end through the real command line."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from conftest import EXAMPLES, run_cli
 SEED = EXAMPLES / "reference" / "postgresql-8.7.4.yaml"
 RULES = EXAMPLES / "reference" / "rules.yaml"
 
-# What the vendor wrote by hand in the chart's values (CONTRACT §1).
+# What the vendor wrote by hand in the chart's values.
 VENDOR_ANNOTATIONS = {
     "backup.velero.io/backup-volumes": "backup",
     "pre.hook.backup.velero.io/command": '["/bin/bash", "-c", "PGPASSWORD=$POSTGRES_PASSWORD pg_dump -U username '
@@ -20,7 +20,7 @@ VENDOR_ANNOTATIONS = {
     "PGPASSWORD=$POSTGRES_PASSWORD psql -U username -h 127.0.0.1 -d dbname -f /scratch/backup.sql && "
     'rm -f /scratch/backup.sql;"]',
 }
-# What this project always adds on top (§5: explicit on-error; the hook container by name).
+# What this project always adds on top (an explicit on-error; the hook container by name).
 ALWAYS_WRITTEN = {
     "pre.hook.backup.velero.io/on-error": "Fail",
     "pre.hook.backup.velero.io/container": "postgresql",

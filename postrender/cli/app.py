@@ -1,65 +1,51 @@
-"""The command line (CONTRACT §3). The root command is what Helm runs: manifests on stdin,
+"""The command line. The root command is what Helm runs: manifests on stdin,
 manifests on stdout, nothing on stdout unless the whole run succeeded.
 
 Exit codes: 0 success, 1 a problem with the input, the rules or a conflict, 2 a usage error.
+
+Every option comes from the table in ``postrender.cli.options`` (``with_options``); the
+console entry (``postrender.cli.fast``) runs the root command without this module when the
+arguments hold only its options, and calls ``run_app`` for everything else.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import os
+from typing import Any
 
 import typer
+from typer.completion import completion_init, install_callback, show_callback
 
-from postrender.cli import diff, explain, lint, presets, schema
-from postrender.cli.fast import run_root
-from postrender.cli.options import (
-    AllowUnmatchedOption,
-    PresetOption,
-    RulesOption,
-    SetOption,
-    StrictOption,
-    reported,
-)
+from postrender.cli import diff, explain, export, fast, lint, presets, schema
+from postrender.cli.common import reported, with_options
+from postrender.cli.options import ROOT, SHELLS, option, run_options
+
+PROG_NAME = "velero-postrender"
+COMPLETE_VAR = "_VELERO_POSTRENDER_COMPLETE"  # the shell scripts of --show-completion set it
 
 app = typer.Typer(
-    name="velero-postrender",
+    name=PROG_NAME,
     help="Merge Velero backup hooks into rendered Kubernetes manifests (a Helm post-renderer).",
-    context_settings={"help_option_names": ["-h", "--help"]},
-    add_completion=True,
+    context_settings={"help_option_names": list(option("help").flags)},
+    add_completion=False,  # the root command's own --show-completion/--install-completion take the SHELL
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+completion_init()  # Typer's completion classes (bash, zsh, fish, powershell) for the protocol of its scripts
 
-def _version(value: bool) -> None:
-    if value:
+
+def _version(ctx: typer.Context, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
         from postrender import version
 
-        typer.echo(f"velero-postrender {version()}")
+        typer.echo(f"{PROG_NAME} {version()}")
         raise typer.Exit()
 
 
 @app.callback(invoke_without_command=True)
 @reported
-def root(
-    ctx: typer.Context,
-    rules: RulesOption = None,
-    preset: PresetOption = None,
-    set_: SetOption = None,
-    strict: StrictOption = False,
-    allow_unmatched: AllowUnmatchedOption = False,
-    max_input_bytes: Annotated[str | None, typer.Option(
-        "--max-input-bytes", metavar="SIZE", show_default=False,
-        help="Refuse a larger input (default 16Mi). Env: VELERO_POSTRENDER_MAX_INPUT_BYTES.")] = None,
-    max_alias_expansion: Annotated[str | None, typer.Option(
-        "--max-alias-expansion", metavar="NODES", show_default=False,
-        help="Refuse YAML aliases expanding to more nodes (default 10000). "
-             "Env: VELERO_POSTRENDER_MAX_ALIAS_EXPANSION.")] = None,
-    max_depth: Annotated[str | None, typer.Option(
-        "--max-depth", metavar="LEVELS", show_default=False,
-        help="Refuse deeper nesting (default 200). Env: VELERO_POSTRENDER_MAX_DEPTH.")] = None,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
-) -> None:
+@with_options(ROOT, {"version": _version, "show_completion": show_callback, "install_completion": install_callback})
+def root(ctx: typer.Context, **options: Any) -> None:
     """Read manifests on stdin, merge Velero hooks from the rules, write them to stdout.
 
     Examples:
@@ -70,24 +56,51 @@ def root(
     """
     if ctx.invoked_subcommand is not None:
         return
-    run_root(rules, preset, set_, strict, allow_unmatched, max_input_bytes, max_alias_expansion, max_depth)
+    fast.run_root(**{entry.name: options[entry.name] for entry in run_options()})
+
+
+def run_app(argv: list[str]) -> None:
+    """Run the Typer application on ``argv`` as ``velero-postrender`` (also under ``python -m postrender``).
+
+    Two conveniences before Typer parses: ``--show-completion``/``--install-completion``
+    without a SHELL get the shell this process runs under, and Click's spelling of the
+    completion request (``_VELERO_POSTRENDER_COMPLETE=bash_source``) is read as Typer's
+    (``source_bash``).
+    """
+    completion_flags = (*option("show_completion").flags, *option("install_completion").flags)
+    if argv and argv[-1] in completion_flags:
+        detected = _detected_shell()
+        argv = [*argv, detected] if detected else argv
+    shell, _, action = os.environ.get(COMPLETE_VAR, "").partition("_")
+    if shell in SHELLS and action == "source":
+        os.environ[COMPLETE_VAR] = f"source_{shell}"
+    app(args=argv, prog_name=PROG_NAME, complete_var=COMPLETE_VAR)
+
+
+def _detected_shell() -> str | None:
+    """The shell this process runs under, when it can be told (shellingham, as Typer does)."""
+    try:
+        import shellingham  # only for --show-completion without a SHELL
+
+        name = shellingham.detect_shell()[0]
+    except (ImportError, OSError):
+        return None
+    return str(name) if name in SHELLS else None
 
 
 def main() -> None:
     """Console-script entry point; see ``postrender.cli.fast`` (the root command skips Typer there)."""
-    from postrender.cli.fast import main as entry_main
-
-    entry_main()
+    fast.main()
 
 
-# --- subcommands: explain, diff, lint, presets, schema (postrender/commands/) ----------------
-# Registered last: they reuse the options and ``reported`` defined above.
+# --- subcommands ------------------------------------------------------------------------
 app.info.epilog = (
     "\b\nExamples:\n"
     "  helm install rel chart/ --post-renderer velero-postrender --post-renderer-args=--preset=postgresql\n"
     "  helm template rel chart/ | velero-postrender --rules rules.yaml | kubectl apply -f -\n"
     "  helm template rel chart/ | velero-postrender explain --rules rules.yaml\n"
     "  velero-postrender lint rules.yaml\n"
+    "  source <(velero-postrender --show-completion bash)\n"
     "\nRun 'velero-postrender COMMAND --help' for the options of a command."
 )
 
@@ -96,6 +109,7 @@ app.command("diff")(diff.diff)
 app.command("lint")(lint.lint)
 app.command("presets")(presets.presets)
 app.command("schema")(schema.schema)
+app.add_typer(export.app, name="export")
 
 
 if __name__ == "__main__":  # pragma: no cover

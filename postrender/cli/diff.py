@@ -5,44 +5,42 @@ from __future__ import annotations
 
 import sys
 
-from postrender.cli.common import ColorMode, ColorOption, FileOption, limits_from_environment, reader_for, use_color
-from postrender.cli.options import (
-    AllowUnmatchedOption,
-    PresetOption,
-    RulesOption,
-    SetOption,
-    StrictOption,
-    reported,
-    rule_inputs,
-)
+from postrender.cli.common import limits_of, reader_for, reported, use_color, with_options
+from postrender.cli.fast import rule_inputs
 
 
 @reported
+@with_options("diff")
 def diff(
-    rules: RulesOption = None,
-    preset: PresetOption = None,
-    set_: SetOption = None,
-    strict: StrictOption = False,
-    allow_unmatched: AllowUnmatchedOption = False,
-    file: FileOption = None,
-    color: ColorOption = ColorMode.auto,
+    rules: list[str] | None = None,
+    presets: list[str] | None = None,
+    settings: list[str] | None = None,
+    strict: bool = False,
+    allow_unmatched: bool = False,
+    file: str | None = None,
+    color: str = "auto",
+    max_input_bytes: str | None = None,
+    max_alias_expansion: str | None = None,
+    max_depth: str | None = None,
 ) -> None:
     """Print a unified diff of the manifests before and after the rules.
 
-    The manifests come on stdin (or --file); the rules and checks are those of the root
-    command. Exit 0 when the rules apply (whether or not anything changed), 1 on a problem.
+    The manifests come on stdin (or --file); the rules, checks and limits are those of the
+    root command. Exit 0 when the rules apply (whether or not anything changed), 1 on a problem.
 
     \b
     Examples:
       helm template rel chart/ | velero-postrender diff --preset postgresql
       velero-postrender diff -r rules.yaml -f manifests.yaml | less -R
     """
+    # the pipeline only when the command runs: --help and shell completion import this module
     from postrender.cli.report import print_problems
     from postrender.pipeline import Options, PostRenderer
     from postrender.ruleset.sources import build_ruleset
     from postrender.writers.diff import DiffWriter
 
-    ruleset = build_ruleset(rule_inputs(rules, preset, set_))
-    options = Options(strict=strict, allow_unmatched=allow_unmatched, limits=limits_from_environment())
+    limits = limits_of(max_input_bytes, max_alias_expansion, max_depth)
+    ruleset = build_ruleset(rule_inputs(rules, presets, settings))
+    options = Options(strict=strict, allow_unmatched=allow_unmatched, limits=limits)
     run = PostRenderer(ruleset, options).run(reader_for(file), DiffWriter(sys.stdout, use_color(color)))
     print_problems(run.warnings)

@@ -1,53 +1,70 @@
 """``velero-postrender explain``: which rule changed which resource and how, and why the rules
 that matched nothing missed (the near misses), so nobody debugs a post-renderer blind.
 
-It is the root command's pipeline with the explain writer (``postrender.writers.explain``) and
-``allow_unmatched``: a rule that matched nothing is the case this command exists for.
+It is the root command's pipeline with the explain writer (``postrender.writers.explain``,
+or ``postrender.writers.json`` with ``-o json``) and ``allow_unmatched``: a rule that matched
+nothing is the case this command exists for.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
-from postrender.cli.common import ColorMode, ColorOption, FileOption, limits_from_environment, reader_for, use_color
-from postrender.cli.options import PresetOption, RulesOption, SetOption, reported, rule_inputs
-
-WideOption = Annotated[bool, typer.Option("--wide", "-w", help="Show annotation values in full.")]
+from postrender.cli.common import limits_of, reader_for, reported, use_color, with_options
+from postrender.cli.fast import rule_inputs
 
 
 @reported
+@with_options("explain")
 def explain(
-    rules: RulesOption = None,
-    preset: PresetOption = None,
-    set_: SetOption = None,
-    file: FileOption = None,
-    color: ColorOption = ColorMode.auto,
-    wide: WideOption = False,
+    rules: list[str] | None = None,
+    presets: list[str] | None = None,
+    settings: list[str] | None = None,
+    file: str | None = None,
+    output: str = "text",
+    color: str = "auto",
+    wide: bool = False,
+    max_input_bytes: str | None = None,
+    max_alias_expansion: str | None = None,
+    max_depth: str | None = None,
 ) -> None:
     """Show what each rule changed, and why a rule matched nothing.
 
-    Takes the same rules as the root command and the manifests on stdin (or --file). A rule
-    that matched nothing is listed with its near misses: the resources where the most
-    selectors held, and the selector that failed. Exit 1 on errors (e.g. a conflict).
+    Takes the same rules and limits as the root command and the manifests on stdin (or
+    --file). A rule that matched nothing is listed with its near misses: the resources where
+    the most selectors held, and the selector that failed. Exit 1 on errors (e.g. a conflict).
+    With -o json, stdout holds one JSON document, the problems included (docs/cli.md).
 
     \b
     Examples:
       helm template rel chart/ | velero-postrender explain --preset postgresql
       velero-postrender explain -r rules.yaml -f manifests.yaml --set embedded=false
       kubectl kustomize overlay/ | velero-postrender explain -r rules.yaml --wide
+      velero-postrender explain -r rules.yaml -f manifests.yaml -o json | jq '.changed[].name'
     """
+    # the pipeline only when the command runs: --help and shell completion import this module
     from postrender.cli.report import print_problems
+    from postrender.errors import PostRenderError
     from postrender.pipeline import Options, PostRenderer
     from postrender.ruleset.sources import build_ruleset
     from postrender.writers.explain import ExplainWriter
+    from postrender.writers.json import ExplainJSONWriter
 
-    ruleset = build_ruleset(rule_inputs(rules, preset, set_))
-    writer = ExplainWriter(use_color(color), wide)
+    limits = limits_of(max_input_bytes, max_alias_expansion, max_depth)
     # full_parse: the near misses need every resource, not only those the screen lets through
-    options = Options(allow_unmatched=True, full_parse=True, limits=limits_from_environment())
-    PostRenderer(ruleset, options).run(reader_for(file), writer)
+    options = Options(allow_unmatched=True, full_parse=True, limits=limits)
+    if output == "json":
+        json_writer = ExplainJSONWriter()
+        try:
+            PostRenderer(build_ruleset(rule_inputs(rules, presets, settings)), options).run(reader_for(file),
+                                                                                           json_writer)
+        except PostRenderError as exc:  # the rules or the input could not be read: still one JSON document
+            json_writer.write_problems(exc.problems)
+        if json_writer.failed:
+            raise typer.Exit(1)
+        return
+    writer = ExplainWriter(use_color(color), wide)
+    PostRenderer(build_ruleset(rule_inputs(rules, presets, settings)), options).run(reader_for(file), writer)
     assert writer.explanation is not None
     print_problems(writer.explanation.problems)
     if any(p.is_error for p in writer.explanation.problems):

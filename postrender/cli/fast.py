@@ -3,68 +3,73 @@
 Helm runs the post-renderer on every install, upgrade and diff, so start-up time is paid
 again and again. When the arguments hold only the root command's own options (what Helm
 passes through ``--post-renderer-args``), they are read here and the run starts at once;
-anything else (a subcommand, ``--help``, ``--version``, a typo, an unusual spelling) goes
-to the Typer application in ``postrender.cli.app``, which also defines the same options for
-``--help`` and shell completion. A test runs both paths on the same arguments.
+anything else (a subcommand, ``--help``, ``-V``, a typo, an unusual spelling, a shell asking
+for completions) goes to the Typer application in ``postrender.cli.app``. Both read the
+options from the one table in ``postrender.cli.options``; a property test runs both on the
+same arguments and compares the keywords they give ``run_root``.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+
+from postrender.cli.options import CHOICE, REPEATED, SWITCH, run_options
 
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
 if TYPE_CHECKING:
-    from typing import Any, Callable
+    from typing import Any, Callable, Mapping
+
+    from postrender.ruleset.sources import RuleInputs
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
-# option spellings -> the keyword of ``run_root`` they fill
-_VALUE_OPTIONS = {
-    "--rules": "rules", "-r": "rules",
-    "--preset": "presets", "-p": "presets",
-    "--set": "settings", "-s": "settings",
-    "--max-input-bytes": "max_input_bytes",
-    "--max-alias-expansion": "max_alias_expansion",
-    "--max-depth": "max_depth",
-}
-_REPEATABLE = {"rules", "presets", "settings"}
-_FLAGS = {"--strict": "strict", "--allow-unmatched": "allow_unmatched"}
-
 
 def parse_root_args(argv: list[str]) -> dict[str, Any] | None:
-    """The root command's keywords from ``argv``, or None when Typer must read it."""
-    found: dict[str, Any] = {"rules": [], "presets": [], "settings": []}
+    """The keywords of ``run_root`` from ``argv``, or None when Typer must read it.
+
+    Only the spellings in the option table are read: ``--long VALUE``, ``--long=VALUE``,
+    ``-s VALUE`` and switches. Anything else (a subcommand, ``--help``, ``-V``, a typo, ``--``,
+    a value that looks like an option, a single-valued option given twice, a value outside
+    an option's choices) is left to Typer, which explains it.
+    """
+    table = run_options()
+    spellings = {flag: entry for entry in table for flag in entry.flags}
+    found: dict[str, Any] = {entry.name: None if entry.kind != SWITCH else False for entry in table}
+    given: set[str] = set()
     position = 0
     while position < len(argv):
         token = argv[position]
-        if token in _FLAGS:
-            found[_FLAGS[token]] = True
+        name, equals, value = token.partition("=")
+        entry = spellings.get(token)
+        if entry is not None and entry.kind == SWITCH:
+            found[entry.name] = True
             position += 1
             continue
-        name, equals, value = token.partition("=")
-        if name in _VALUE_OPTIONS and (equals and name.startswith("--")):
-            position += 1
-        elif token in _VALUE_OPTIONS and position + 1 < len(argv):
+        if entry is not None and position + 1 < len(argv):
             value = argv[position + 1]
             position += 2
-            name = token
+        elif entry is None and equals and name.startswith("--") and name in spellings \
+                and spellings[name].kind != SWITCH:
+            entry = spellings[name]
+            position += 1
         else:
-            return None  # a subcommand, --help, --version, a typo...: Typer decides
-        if value.startswith("-"):
             return None
-        key = _VALUE_OPTIONS[name]
-        if key in _REPEATABLE:
-            found[key].append(value)
-        elif key in found:
+        if value.startswith("-") or (entry.kind == CHOICE and value not in entry.choices):
+            return None
+        if entry.kind == REPEATED:
+            found[entry.name] = [*(found[entry.name] or ()), value]
+        elif entry.name in given:
             return None  # given twice: leave the verdict to Typer
         else:
-            found[key] = value
+            found[entry.name] = value
+        given.add(entry.name)
     return found
 
 
-def rule_inputs(rules: list[str] | None, presets: list[str] | None, settings: list[str] | None) -> Any:
+def rule_inputs(rules: list[str] | None, presets: list[str] | None, settings: list[str] | None) -> RuleInputs:
     """The rules of a run: the flags, merged with the VELERO_POSTRENDER_* environment."""
-    from postrender.ruleset.sources import RuleInputs
+    from postrender.ruleset.sources import RuleInputs  # not needed by --help and completion, which pass here
 
     return RuleInputs(tuple(rules or ()), tuple(presets or ()), tuple(settings or ())).with_environment()
 
@@ -84,6 +89,7 @@ def run_root(
     Raises ``PostRenderError`` or ``UsageError``; stdout is written only after the whole
     stream was rendered.
     """
+    # the pipeline is imported by the run only: --help and completion pass through this module
     from postrender.cli.report import print_problems
     from postrender.limits import Limits
     from postrender.pipeline import Options, PostRenderer
@@ -100,29 +106,34 @@ def run_root(
 
 def exit_code_of(run: Callable[[], None]) -> int:
     """Run, print the project's errors as messages and map them to exit codes (no traceback)."""
+    # imported when a command runs, so that importing this module stays cheap for --help and completion
+    from postrender.cli.report import print_problems
     from postrender.errors import PostRenderError, UsageError, error
 
     try:
         run()
     except PostRenderError as exc:
-        from postrender.cli.report import print_problems
-
         print_problems(exc.problems)
         return EXIT_PROBLEM
     except UsageError as exc:
-        from postrender.cli.report import print_problems
-
         print_problems([error(str(exc))])
         return EXIT_USAGE
     return EXIT_OK
 
 
-def _dispatch() -> None:
-    keywords = parse_root_args(sys.argv[1:])
-    if keywords is None:
-        from postrender.cli.app import app
+def completion_requested(environ: Mapping[str, str] | None = None) -> bool:
+    """A shell asks for completions (``_VELERO_POSTRENDER_COMPLETE=complete_bash`` and the like):
+    an empty argument list then is not a run, and stdin must not be read."""
+    env = os.environ if environ is None else environ
+    return any(key.startswith("_") and key.endswith("_COMPLETE") and value for key, value in env.items())
 
-        app()
+
+def _dispatch() -> None:
+    keywords = None if completion_requested() else parse_root_args(sys.argv[1:])
+    if keywords is None:
+        from postrender.cli.app import run_app  # Typer costs start-up time: only when the fast path cannot
+
+        run_app(sys.argv[1:])
         return
     sys.exit(exit_code_of(lambda: run_root(**keywords)))
 

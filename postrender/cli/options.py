@@ -1,38 +1,118 @@
-"""The options that several commands share, and the error reporting every command uses."""
+"""Every option of the command line, defined once: spellings, help, kind, completion.
+
+Two readers build on this table and nothing else:
+
+- ``postrender.cli.fast`` parses the root command's options without importing Typer (Helm
+  runs the root command on every install, upgrade and diff, and Typer costs start-up time);
+- ``postrender.cli.common.with_options`` turns the same entries into the Typer parameters of
+  the root command and of the subcommands that take them, so ``--help``, error messages and
+  shell completion come from here too.
+
+``COMMANDS`` says which command takes which option. The ``name`` of an option is the keyword
+the command's function receives (for the root command, the keyword of ``run_root``). The
+environment variables are read by the run itself (``RuleInputs.with_environment``,
+``Limits.from_settings``), not by the parser: the table only names them in the help.
+
+This module is on the root command's start-up path: no Typer, no typing at run time.
+"""
 
 from __future__ import annotations
 
-import functools
-from typing import Annotated, Any, Callable, TypeVar
+from dataclasses import dataclass
 
-import typer
+VALUE = "value"  # one value; given twice, the last one wins (Typer) or Typer decides (fast path)
+REPEATED = "repeated"  # one value each time; every value is kept, in order
+SWITCH = "switch"  # no value: present or not
+CHOICE = "choice"  # one of ``choices``
+HELP = "help"  # print the command's help (Click's own option; every command has it)
 
-from postrender.cli.fast import EXIT_OK, exit_code_of, rule_inputs  # noqa: F401 - rule_inputs for the commands
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-RulesOption = Annotated[list[str] | None, typer.Option(
-    "--rules", "-r", metavar="FILE", help="Rules file (repeatable). Env: VELERO_POSTRENDER_RULES.")]
-PresetOption = Annotated[list[str] | None, typer.Option(
-    "--preset", "-p", metavar="NAME", help="Shipped preset (repeatable). Env: VELERO_POSTRENDER_PRESETS.")]
-SetOption = Annotated[list[str] | None, typer.Option(
-    "--set", "-s", metavar="KEY=VALUE", help="Value of a {{ KEY }} placeholder (repeatable). Env: VELERO_POSTRENDER_SET.")]
-StrictOption = Annotated[bool, typer.Option("--strict", help="A rule that matches nothing is an error.")]
-AllowUnmatchedOption = Annotated[bool, typer.Option(
-    "--allow-unmatched", help="Succeed even when no rule matches any resource.")]
+FILES = "files"  # complete with the shell's file names
+PRESETS = "presets"  # complete with the names of the shipped presets
 
 
-def reported(command: F) -> F:
-    """Turn the project's errors into messages and exit codes; never a traceback for them."""
+@dataclass(frozen=True)
+class Option:
+    """One option. ``flags`` are its spellings, the long one first."""
 
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        result: list[Any] = []
-        code = exit_code_of(lambda: result.append(command(*args, **kwargs)))
-        if code != EXIT_OK:
-            raise typer.Exit(code)
-        return result[0] if result else None
+    name: str
+    flags: tuple[str, ...]
+    help: str
+    kind: str = VALUE
+    metavar: str = ""
+    env: str = ""  # the environment variable the run reads when the option is absent
+    choices: tuple[str, ...] = ()
+    default: str | None = None  # of a CHOICE
+    complete: str = ""  # FILES, PRESETS, or nothing (a CHOICE completes with its choices)
+    eager: bool = False  # acts during parsing and exits (--version, --show-completion)
 
-    return wrapper  # type: ignore[return-value]
+    @property
+    def help_text(self) -> str:
+        return f"{self.help} Env: {self.env}." if self.env else self.help
+
+    @property
+    def takes_value(self) -> bool:
+        return self.kind in (VALUE, REPEATED, CHOICE)
 
 
+SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
+
+OPTIONS: tuple[Option, ...] = (
+    Option("rules", ("--rules", "-r"), "Rules file (repeatable).", REPEATED, "FILE",
+           env="VELERO_POSTRENDER_RULES", complete=FILES),
+    Option("presets", ("--preset", "-p"), "Shipped preset (repeatable; 'velero-postrender presets' lists them).",
+           REPEATED, "NAME", env="VELERO_POSTRENDER_PRESETS", complete=PRESETS),
+    Option("settings", ("--set", "-s"), "Value of a {{ KEY }} placeholder (repeatable).", REPEATED, "KEY=VALUE",
+           env="VELERO_POSTRENDER_SET"),
+    Option("strict", ("--strict",), "A rule that matches nothing is an error.", SWITCH),
+    Option("allow_unmatched", ("--allow-unmatched",), "Succeed even when no rule matches any resource.", SWITCH),
+    Option("max_input_bytes", ("--max-input-bytes",), "Refuse a larger input (default 16Mi).", VALUE, "SIZE",
+           env="VELERO_POSTRENDER_MAX_INPUT_BYTES"),
+    Option("max_alias_expansion", ("--max-alias-expansion",),
+           "Refuse YAML aliases expanding to more nodes (default 10000).", VALUE, "NODES",
+           env="VELERO_POSTRENDER_MAX_ALIAS_EXPANSION"),
+    Option("max_depth", ("--max-depth",), "Refuse deeper nesting (default 200).", VALUE, "LEVELS",
+           env="VELERO_POSTRENDER_MAX_DEPTH"),
+    Option("file", ("--file", "-f"), "Read the manifests from FILE instead of stdin ('-' is stdin).", VALUE, "FILE",
+           complete=FILES),
+    Option("output", ("--output", "-o"), "Output format: text (tables) or json (one JSON document).", CHOICE,
+           "FORMAT", choices=("text", "json"), default="text"),
+    Option("color", ("--color",), "Colour: auto (a terminal without NO_COLOR), always or never.", CHOICE, "WHEN",
+           choices=("auto", "always", "never"), default="auto"),
+    Option("wide", ("--wide", "-w"), "Show annotation values in full.", SWITCH),
+    Option("version", ("--version", "-V"), "Print the version and exit.", SWITCH, eager=True),
+    Option("show_completion", ("--show-completion",), "Print the shell completion script for SHELL and exit.",
+           CHOICE, "SHELL", choices=SHELLS, eager=True),
+    Option("install_completion", ("--install-completion",),
+           "Install shell completion for SHELL (in its start-up file) and exit.", CHOICE, "SHELL", choices=SHELLS,
+           eager=True),
+    Option("help", ("--help", "-h"), "Show this message and exit.", HELP),
+)
+
+ROOT = ""  # the root command's name in COMMANDS
+LIMITS = ("max_input_bytes", "max_alias_expansion", "max_depth")
+RULES = ("rules", "presets", "settings")
+
+COMMANDS: dict[str, tuple[str, ...]] = {
+    ROOT: (*RULES, "strict", "allow_unmatched", *LIMITS, "version", "show_completion", "install_completion"),
+    "explain": (*RULES, "file", "output", "color", "wide", *LIMITS),
+    "diff": (*RULES, "strict", "allow_unmatched", "file", "color", *LIMITS),
+    "export kustomize": (*RULES, "strict", "allow_unmatched", "file", *LIMITS),
+    "export flux": (*RULES, "strict", "allow_unmatched", "file", *LIMITS),
+}
+
+
+def option(name: str) -> Option:
+    """The option called ``name`` (a KeyError names a typo in a command's list)."""
+    for entry in OPTIONS:
+        if entry.name == name:
+            return entry
+    raise KeyError(name)
+
+
+def options_of(command: str) -> tuple[Option, ...]:
+    return tuple(option(name) for name in COMMANDS[command])
+
+
+def run_options() -> tuple[Option, ...]:
+    """The root command's options that fill a keyword of ``run_root`` (not --version and the like)."""
+    return tuple(entry for entry in options_of(ROOT) if not entry.eager)

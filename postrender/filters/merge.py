@@ -1,4 +1,4 @@
-"""Merge one rule into one matched pod template (CONTRACT §5).
+"""Merge one rule into one matched pod template.
 
 Everything is checked before anything is written, so a rule that fails leaves the
 template as it was. The ``Ledger`` remembers which rule set which hook phase on which pod
@@ -31,10 +31,11 @@ class Effect:
     annotations: dict[str, str] = field(default_factory=dict)
     volumes: list[str] = field(default_factory=list)
     mounts: list[tuple[str, str]] = field(default_factory=list)  # (container, mountPath)
+    removed: list[str] = field(default_factory=list)  # annotations of a phase that overwrite: true replaced
 
     @property
     def changed(self) -> bool:
-        return bool(self.annotations or self.volumes or self.mounts)
+        return bool(self.annotations or self.volumes or self.mounts or self.removed)
 
 
 @dataclass
@@ -74,6 +75,7 @@ class _Plan:
         self.main_container: str | None = None
         self.hook_containers: dict[Phase, str] = {}
         self.annotations: dict[str, str] = {}
+        self.remove: list[str] = []
         self.add_volume = False
         self.mount_in: list[dict[str, Any]] = []
 
@@ -132,6 +134,7 @@ class _Plan:
             self.fail(f"rules {previous!r} and {self.rule.name!r} both set the {hook.phase.key} hook "
                       "on this pod template", field_path, "Velero runs one command per phase: merge them into one rule")
         if hook.phase is Phase.INIT_RESTORE:
+            self._check_init_name(hook, field_path)
             return
         container = hook.container or self.main_container
         assert container is not None
@@ -139,6 +142,20 @@ class _Plan:
             self._container_missing(container, f"{field_path}.container")
             return
         self.hook_containers[hook.phase] = container
+
+    def _check_init_name(self, hook: Hook, field_path: str) -> None:
+        """Velero prepends the init restore container on every restore and names it
+        ``velero-restore-init-<random>`` unless the annotation fixes a name."""
+        if not hook.init_name:
+            return
+        taken = set(self._names()) | {str(c.get("name")) for c in init_containers_of(self.template)}
+        if hook.init_name in taken:
+            self.fail(f"init restore container name {hook.init_name!r} is already a container of the pod",
+                      f"{field_path}.name", "container names must be unique in a pod: choose another or leave name out")
+            return
+        self.warn(f"the init restore container gets the fixed name {hook.init_name!r}: Velero adds it again on every "
+                  "restore, so restoring a backup of an already restored pod fails with \"Duplicate value\"",
+                  f"{field_path}.name", "leave name out: Velero then generates a unique velero-restore-init-* name")
 
     def _check_scratch(self) -> None:
         scratch = self.rule.scratch
@@ -175,6 +192,28 @@ class _Plan:
                     names.add(str(claim["metadata"].get("name")))
         return names
 
+    def _check_volume_sources(self, names: tuple[str, ...]) -> None:
+        """File-system backup never copies hostPath volumes; since Velero 1.14 it skips the
+        volumes Kubernetes fills from API objects too (those objects are backed up as resources)."""
+        by_name = {str(v.get("name")): v for v in self.spec.get("volumes") or [] if isinstance(v, dict)}
+        for name in names:
+            volume = by_name.get(name) or {}
+            if "hostPath" in volume:
+                self.fail(f"volume {name!r} is a hostPath volume, which Velero never backs up", "backupVolumes",
+                          "copy the data into a volume Velero can back up, e.g. with a preBackup hook")
+            source = next((k for k in ("configMap", "secret", "projected", "downwardAPI") if k in volume), None)
+            if source is not None:
+                self.warn(f"volume {name!r} is a {source} volume, which Velero 1.14 and later skip in file-system "
+                          "backups", "backupVolumes", "the object it comes from is backed up as a resource: leave it out")
+
+    def _mounted_volume_names(self) -> set[str]:
+        """Volumes a ``spec.containers`` container mounts once the plan is written: Velero's
+        file-system backup skips any other."""
+        mounted = {str(m.get("name")) for c in self.containers for m in c.get("volumeMounts") or [] if isinstance(m, dict)}
+        if self.rule.scratch is not None and self.mount_in:
+            mounted.add(self.rule.scratch.name)
+        return mounted
+
     def _plan_volume_lists(self) -> None:
         rule = self.rule
         add_backup = list(rule.backup_volumes)
@@ -187,6 +226,16 @@ class _Plan:
                     self.fail(f"volume {name!r} is not a volume of the pod", field_path,
                               f"pod volumes: {', '.join(sorted(known)) or '(none)'}; "
                               "use pod volume names, not PVC names")
+        self._check_volume_sources(rule.backup_volumes)
+        mounted = self._mounted_volume_names()
+        for field_path, name in [("backupVolumes", n) for n in rule.backup_volumes if n in known] + (
+                [("scratch", rule.scratch.name)] if rule.scratch is not None and rule.scratch.backup else []):
+            if name not in mounted:
+                self.fail(f"volume {name!r} is mounted by no container in spec.containers, so Velero would skip it "
+                          "without a word", field_path,
+                          "mount it in a container, or give the rule a hook that runs in one (the scratch volume "
+                          "is mounted where the rule's hooks run)" if field_path == "scratch" else
+                          "mount it in one of the pod's containers, or leave it out")
         current = self._current_annotations()
         backup = _union(velero.split_volume_list(current.get(velero.BACKUP_VOLUMES)), add_backup)
         excludes = _union(velero.split_volume_list(current.get(velero.BACKUP_VOLUMES_EXCLUDES)),
@@ -200,18 +249,30 @@ class _Plan:
             self._want(velero.BACKUP_VOLUMES_EXCLUDES, velero.join_volume_list(excludes), merged=True)
 
     def _plan_hook_annotations(self) -> None:
+        """A hook owns its whole phase: keys of the phase the hook does not write would change
+        what Velero runs (a chart's ``timeout`` beside our command), so they are a conflict, or
+        removed with ``overwrite: true``."""
+        current = self._current_annotations()
         for hook in self.rule.hooks:
             if hook.phase is not Phase.INIT_RESTORE and hook.phase not in self.hook_containers:
                 continue
-            for key, value in velero.hook_annotations(hook, self.hook_containers.get(hook.phase)).items():
-                self._want(key, value)
+            wanted = velero.hook_annotations(hook, self.hook_containers.get(hook.phase))
+            for key, value in wanted.items():
+                self._want(key, value, field_path=f"hooks.{hook.phase.key}")
+            stale = [key for key in velero.phase_keys(current, hook.phase) if key not in wanted]
+            if stale and self.rule.overwrite:
+                self.remove.extend(stale)
+            elif stale:
+                self.fail(f"the pod template already has {', '.join(f'{k}={current[k]!r}' for k in stale)}, which "
+                          f"would apply to the rule's {hook.phase.key} hook", f"hooks.{hook.phase.key}",
+                          "set the same value in the rule, or overwrite: true to replace the whole phase")
 
     def _current_annotations(self) -> dict[str, Any]:
         metadata = self.template.get("metadata")
         annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
         return annotations if isinstance(annotations, dict) else {}
 
-    def _want(self, key: str, value: str, merged: bool = False) -> None:
+    def _want(self, key: str, value: str, merged: bool = False, field_path: str = "hooks") -> None:
         existing = self._current_annotations().get(key)
         if existing is None:
             self.annotations[key] = value
@@ -221,7 +282,7 @@ class _Plan:
             self.annotations[key] = value
         else:
             self.fail(f"annotation {key} is already {existing!r} on the pod template, the rule would write "
-                      f"{value!r}", "hooks", "set overwrite: true on the rule to replace it")
+                      f"{value!r}", field_path, "set overwrite: true on the rule to replace the whole phase")
 
     # --- warnings ------------------------------------------------------------------------
 
@@ -265,6 +326,11 @@ class _Plan:
                 annotations = metadata["annotations"] = {}
             annotations.update(self.annotations)
             effect.annotations = dict(self.annotations)
+        if self.remove:
+            annotations = self._current_annotations()
+            for key in self.remove:
+                annotations.pop(key, None)
+            effect.removed = list(self.remove)
         if scratch is not None and self.add_volume:
             volumes = self.spec.get("volumes")
             if not isinstance(volumes, list):

@@ -1,4 +1,4 @@
-"""Where a resource keeps its pod template, by kind (CONTRACT §5)."""
+"""Where a resource keeps its pod template, by kind."""
 
 from __future__ import annotations
 

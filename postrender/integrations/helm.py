@@ -1,4 +1,4 @@
-"""Running as a Helm 4 plugin, where the user never sees our stderr (CONTRACT §7).
+"""Running as a Helm 4 plugin, where the user never sees our stderr.
 
 Helm 4 runs a ``postrenderer/v1`` plugin with ``HELM_PLUGIN_NAME`` set and, when it fails,
 swallows its stderr: the user reads only ``plugin "velero-postrender" exited with error``.
@@ -111,7 +111,7 @@ def run_logged(command: Callable[[], object]) -> None:
         command()
         return
     tee = _Tee(sys.stderr)
-    sys.stderr = tee  # type: ignore[assignment]
+    sys.stderr = tee
     code: int | str | None = 0
     try:
         command()

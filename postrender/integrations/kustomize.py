@@ -1,4 +1,4 @@
-"""kustomize exec transformer plugin (CONTRACT §2.4): ``kubectl kustomize --enable-alpha-plugins``.
+"""kustomize exec transformer plugin: ``kubectl kustomize --enable-alpha-plugins``.
 
 A kustomization lists a transformer resource of this project's own kind::
 

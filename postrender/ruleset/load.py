@@ -11,15 +11,27 @@ from dataclasses import dataclass, replace
 
 from postrender.errors import Location, PostRenderError, Problem, error, warning
 from postrender.ruleset import placeholders
-from postrender.ruleset.durations import duration_problem
-from postrender.ruleset.model import DEFAULT_ON_ERROR, Hook, Match, Phase, Rule, RuleSet, Scratch
-from postrender.ruleset.schema import FALSE_WORDS, RULESET, TRUE_WORDS, validate
+from postrender.ruleset.durations import check_duration
+from postrender.ruleset.model import (
+    DEFAULT_ON_ERROR,
+    Binding,
+    Hook,
+    Match,
+    Phase,
+    Quoting,
+    Rule,
+    RuleSet,
+    Scratch,
+    Template,
+)
+from postrender.ruleset.schema import FALSE_WORDS, RULESET, TRUE_WORDS, dns_label_problem, validate
 from postrender.ruleset.yamlfile import line_of, load_rules_text
 
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
 if TYPE_CHECKING:
-    from typing import Any, Mapping, Sequence
+    from typing import Any, Callable, Mapping, Sequence
 
+    from postrender.ruleset.placeholders import Context
     from postrender.stream.resources import Resource
 
 DEFAULT_SCRATCH_NAME = "velero-scratch"
@@ -137,11 +149,12 @@ class _RuleBuilder:
         return default
 
     def duration(self, value: Any, *path: str | int) -> str | None:
+        """A Go duration Velero reads as written: positive, at least 1ns, within int64 nanoseconds."""
         if value is None:
             return None
-        reason = duration_problem(str(value))
-        if reason:
-            self.fail(reason, *path, hint="e.g. 30s, 3m, 1h30m")
+        found = check_duration(str(value))
+        if found:
+            self.fail(found.message, *path, hint=found.hint)
             return None
         return str(value)
 
@@ -217,13 +230,50 @@ class _RuleBuilder:
         mount_path = raw["mountPath"]
         if not mount_path.startswith("/"):
             self.fail(f"mountPath {mount_path!r} must be an absolute path", "scratch", "mountPath")
+        name = raw.get("name") or DEFAULT_SCRATCH_NAME
+        reason = dns_label_problem(name, "volume name")
+        if reason:
+            self.fail(reason, "scratch", "name")
         volume = raw.get("volume") or {"emptyDir": {}}
+        if "emptyDir" in volume:
+            self.empty_dir(volume["emptyDir"], "scratch", "volume", "emptyDir")
         return Scratch(
-            name=raw.get("name") or DEFAULT_SCRATCH_NAME,
+            name=name,
             mount_path=mount_path,
             volume=_plain(volume),
             backup=self.boolean(raw.get("backup"), "scratch", "backup", default=True),
         )
+
+    def empty_dir(self, raw: Any, *path: str | int) -> None:
+        """An emptyDir source as the API server takes it: a mapping of ``medium`` ("" or Memory
+        here) and ``sizeLimit`` (a positive Kubernetes quantity)."""
+        if raw is None:
+            return
+        if not isinstance(raw, dict):
+            self.fail(f"emptyDir must be a mapping, not {raw!r}", *path, hint="e.g. emptyDir: {sizeLimit: 2Gi}")
+            return
+        for key in raw:
+            if key not in ("medium", "sizeLimit"):
+                self.fail(f"unknown emptyDir field {key!r}", *path, key, hint="emptyDir takes medium and sizeLimit")
+        medium = raw.get("medium")
+        if medium not in (None, "", "Memory"):
+            self.fail(f"medium must be \"\" (the node's disk) or Memory, not {medium!r}", *path, "medium")
+        if raw.get("sizeLimit") is not None:
+            from postrender.ruleset.quantities import quantity_problem  # only rules with a sizeLimit need it
+
+            reason = quantity_problem(raw["sizeLimit"])
+            if reason:
+                self.fail(f"sizeLimit {reason}", *path, "sizeLimit", hint="a Kubernetes quantity, e.g. 512Mi or 2Gi")
+
+    def init_container(self, raw: Mapping[str, Any], *path: str | int) -> None:
+        """Velero adds the init restore container with only an image, a name and a command."""
+        if not str(raw.get("image") or "").strip():
+            self.fail("image is empty", *path, "image", hint="the image of the init container, e.g. busybox:1.36")
+        name = raw.get("name")
+        if name is not None:
+            reason = dns_label_problem(str(name), "init container name")
+            if reason:
+                self.fail(reason, *path, "name", hint="or leave name out: Velero then generates a unique one")
 
     def hook(self, phase: Phase, raw: Mapping[str, Any]) -> Hook:
         path = ("hooks", phase.key)
@@ -239,6 +289,8 @@ class _RuleBuilder:
         on_error = raw.get("onError") or DEFAULT_ON_ERROR.get(phase)
         if on_error not in (None, "Continue", "Fail"):
             self.fail(f"onError must be Continue or Fail, not {on_error!r}", *path, "onError")
+        if phase is Phase.INIT_RESTORE:
+            self.init_container(raw, *path)
         return Hook(
             phase=phase,
             command=command,
@@ -279,61 +331,229 @@ def _field_lines(raw: Any) -> dict[str, int]:
 def _load_rule(raw: Any, source: str, values: Mapping[str, str]) -> tuple[Rule | None, list[Problem], set[str]]:
     name = raw["name"]
     builder = _RuleBuilder(raw, source, name)
-    used = placeholders.names_in(raw)
-    for placeholder in sorted(used - set(values) - set(placeholders.RESOURCE_BUILTINS)):
-        path = _path_of_placeholder(raw, placeholder) or ()
-        builder.fail(f"placeholder {{{{ {placeholder} }}}} has no value", *path,
-                     hint=f"add it to params or pass --set {placeholder}=VALUE")
-    for key in ("name", "enabled", "match"):
-        builtins = placeholders.names_in(raw.get(key)) & set(placeholders.RESOURCE_BUILTINS)
-        if builtins:
-            builder.fail(f"{{{{ {sorted(builtins)[0]} }}}} cannot be used here", key,
-                         hint="resource placeholders work in hooks, scratch and volume lists")
+    compiled = _Placeholders(raw, values, builder)
+    resolved = compiled.resolve(raw, ())
+    compiled.report_missing()
     if builder.problems:
-        return None, builder.problems, used
-    resolved = placeholders.substitute(raw, values, keep=placeholders.RESOURCE_BUILTINS)
+        return None, builder.problems, compiled.used
     builder.raw = resolved
-    violations = validate(resolved, RULESET.properties["rules"].items)  # enum checks after substitution
-    for violation in violations:
+    rule_spec = RULESET.properties["rules"].items
+    assert rule_spec is not None
+    for violation in validate(resolved, rule_spec):  # enum checks after substitution
         builder.fail(violation.message, *violation.path, hint=violation.hint)
     if builder.problems:
-        return None, builder.problems, used
+        return None, builder.problems, compiled.used
     rule = builder.build()
+    bound_later = {binding.field for binding in compiled.bindings}
+    builder.problems = [p for p in builder.problems if p.location.field not in bound_later]  # checked once filled in
     if builder.problems:
-        return None, builder.problems, used
-    uses_resource = bool(used & set(placeholders.RESOURCE_BUILTINS))
-    if uses_resource:
-        rule = Rule(**{**rule.__dict__, "uses_resource": True})
-    return rule, builder.problems, used
+        return None, builder.problems, compiled.used
+    if compiled.bindings:
+        rule = replace(rule, bindings=tuple(compiled.bindings))
+    return rule, builder.problems, compiled.used
+
+
+_RESOURCE = frozenset(placeholders.RESOURCE_BUILTINS)
+_HOOK_TARGETS = {  # hook field -> (Hook attribute, check of the filled-in value)
+    "container": ("container", None), "timeout": ("timeout", "duration"), "execTimeout": ("exec_timeout", "duration"),
+    "waitTimeout": ("wait_timeout", "duration"), "image": ("image", "image"), "name": ("init_name", "init container name"),
+}
+
+
+class _Placeholders:
+    """Fills params and ``--set`` values into a raw rule, each quoted for where it lands
+    (``placeholders.compile_text``), and keeps the fields with resource placeholders as
+    ``Binding`` templates. Problems go to the builder, at the field's line."""
+
+    def __init__(self, raw: Any, values: Mapping[str, str], builder: _RuleBuilder):
+        self.raw = raw
+        self.values = {key: value for key, value in values.items() if key not in _RESOURCE}
+        self.builder = builder
+        self.used: set[str] = set()
+        self.missing: dict[str, tuple[str | int, ...]] = {}  # name -> first field that uses it
+        self.bindings: list[Binding] = []
+
+    def resolve(self, value: Any, path: tuple[str | int, ...]) -> Any:
+        if isinstance(value, str):
+            if "{{" not in value:
+                return value
+            context: Context = "script" if len(path) == 3 and path[0] == "hooks" and path[2] == "script" else "text"
+            template = self.compile(value, path, context)
+            if not template.slots:
+                return template.source
+            self.bind(path, (template,), is_list=False)
+            return template.source
+        if isinstance(value, list) and len(path) == 3 and path[0] == "hooks" and path[2] == "command":
+            return _same_marks(value, self.command(value, path))
+        if isinstance(value, dict):
+            return _same_marks(value, {key: self.resolve(item, path + (key,)) for key, item in value.items()})
+        if isinstance(value, list):
+            return _same_marks(value, [self.resolve(item, path + (index,)) for index, item in enumerate(value)])
+        return value
+
+    def command(self, argv: list[Any], path: tuple[str | int, ...]) -> list[Any]:
+        """A command list: each element filled in as text; ``{{ x | words }}`` gives one element per word."""
+        resolved: list[Any] = []
+        templates: list[Template] = []
+        for index, item in enumerate(argv):
+            if not isinstance(item, str) or "{{" not in item:
+                resolved.append(item)
+                templates.append(Template((item,)))
+                continue
+            template = self.compile(item, path + (index,), "argv")
+            slots = template.slots
+            if len(slots) == 1 and slots[0].quoting is Quoting.ARGV_WORDS and slots[0].name in self.values:
+                words = placeholders.elements(template, self.values)
+                resolved.extend(words)
+                templates.extend(Template((word,)) for word in words)
+            else:
+                resolved.append(template.source)
+                templates.append(template)
+        if any(template.slots for template in templates):
+            self.bind(path, tuple(templates), is_list=True)
+        return resolved
+
+    def compile(self, text: str, path: tuple[str | int, ...], context: Context) -> Template:
+        """The template with every value it can have now filled in; problems reported."""
+        template, issues = placeholders.compile_text(text, context)
+        for issue in issues:
+            self.builder.fail(issue.message, *path, hint=issue.hint)
+        for slot in template.slots:
+            self.used.add(slot.name)
+            if slot.name not in self.values and slot.name not in _RESOURCE:
+                self.missing.setdefault(slot.name, path)
+        return placeholders.fill(template, self.values)
+
+    def bind(self, path: tuple[str | int, ...], templates: tuple[Template, ...], is_list: bool) -> None:
+        if not any(slot.name in _RESOURCE for template in templates for slot in template.slots):
+            return  # only missing names left: reported by report_missing
+        if path == ("description",):
+            return  # free text: a resource placeholder stays as written
+        target = _binding_target(self.raw, path)
+        if target is None:
+            builtin = next(slot.source for template in templates for slot in template.slots if slot.name in _RESOURCE)
+            self.builder.fail(f"{builtin} cannot be used here", *path,
+                              hint="resource placeholders work in hooks, scratch, container and volume lists")
+            return
+        self.bindings.append(Binding(target[0], _dotted(path), line_of(self.raw, path), templates, is_list, target[1]))
+
+    def report_missing(self) -> None:
+        for name, path in sorted(self.missing.items()):
+            self.builder.fail(f"placeholder {{{{ {name} }}}} has no value", *path,
+                              hint=f"add it to params or pass --set {name}=VALUE")
+
+
+def _binding_target(raw: Any, path: tuple[str | int, ...]) -> tuple[tuple[str | int, ...], str | None] | None:
+    """Where a field with resource placeholders goes in the ``Rule``, and the check of its value;
+    None for a field where they cannot be used."""
+    if path == ("container",):
+        return ("container",), None
+    if path == ("scratch", "name"):
+        return ("scratch", "name"), "volume name"
+    if path == ("scratch", "mountPath"):
+        return ("scratch", "mount_path"), "absolute path"
+    if path[:2] == ("scratch", "volume") and len(path) > 2:
+        return ("scratch", "volume", *path[2:]), {"sizeLimit": "quantity", "medium": "medium"}.get(str(path[-1]))
+    if len(path) == 2 and path[0] in ("backupVolumes", "excludeVolumes"):
+        return ("backup_volumes" if path[0] == "backupVolumes" else "exclude_volumes", path[1]), "volume name"
+    if len(path) == 3 and path[0] == "hooks":
+        index = list(raw["hooks"]).index(path[1])
+        if path[2] == "script":
+            return ("hooks", index, "command", 2), "script"
+        if path[2] == "shell":
+            return ("hooks", index, "command", 0), None
+        if path[2] == "command":
+            return ("hooks", index, "command"), "command"
+        if path[2] in _HOOK_TARGETS:
+            attribute, check = _HOOK_TARGETS[str(path[2])]
+            return ("hooks", index, attribute), check
+    return None
+
+
+def _same_marks(original: Any, content: Any) -> Any:
+    """A copy of a rules-file container with new content and the same line marks."""
+    if type(original) in (dict, list):
+        return content
+    copy = type(original)(content)
+    copy.__dict__.update(getattr(original, "__dict__", {}))
+    return copy
+
+
+def _medium_problem(value: str) -> str | None:
+    return None if value in ("", "Memory") else f"medium must be \"\" (the node's disk) or Memory, not {value!r}"
+
+
+def _quantity_problem(value: str) -> str | None:
+    from postrender.ruleset.quantities import quantity_problem  # only rules with a sizeLimit need it
+
+    reason = quantity_problem(value)
+    return f"sizeLimit {reason}" if reason else None
+
+
+def _duration_problem(value: str) -> str | None:
+    found = check_duration(value)
+    return found.message if found else None
+
+
+# What a filled-in value must be, by Binding.check: the load-time checks of the fields that can
+# hold resource placeholders, applied again once the resource's name and namespace are in.
+BIND_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "script": lambda value: None if value.strip() else "script is empty",
+    "command": lambda value: None if value else "command is empty",
+    "duration": _duration_problem,
+    "absolute path": lambda value: None if value.startswith("/") else f"mountPath {value!r} must be an absolute path",
+    "volume name": lambda value: dns_label_problem(value, "volume name"),
+    "init container name": lambda value: dns_label_problem(value, "init container name"),
+    "image": lambda value: None if value.strip() else "image is empty",
+    "quantity": _quantity_problem,
+    "medium": _medium_problem,
+}
 
 
 def bind_to_resource(rule: Rule, resource: Resource) -> tuple[Rule | None, list[Problem]]:
     """The rule with ``{{ resource.name }}``/``{{ resource.namespace }}`` filled in for one
-    resource, or None and the located problems when the filled-in rule is not valid (an empty
-    script, a duration that became invalid...)."""
-    if not rule.uses_resource:
+    resource, or None and the located problems when a filled-in value is not valid (an empty
+    script, a volume name or duration that became invalid...).
+
+    Only the compiled ``Binding`` templates are filled in (``dataclasses.replace`` along each
+    binding's target) and only their values are checked: the rules are not loaded again.
+    """
+    if not rule.bindings:
         return rule, []
     values = {"resource.name": resource.name, "resource.namespace": resource.namespace}
-    raw = placeholders.substitute(rule.raw, values)
-    builder = _RuleBuilder(raw, rule.source, rule.name)
-    bound = builder.build()
-    if builder.problems:
-        at = resource.location()
-        return None, [replace(p, location=replace(p.location, document=at.document, resource=at.resource),
-                              message=f"{p.message} (after filling in the resource placeholders)")
-                      for p in builder.problems]
-    return replace(bound, enabled=rule.enabled, uses_resource=False), []
+    bound = rule
+    problems: list[Problem] = []
+    at = resource.location()
+    for binding in rule.bindings:
+        value: Any
+        if binding.is_list:
+            value = tuple(item for template in binding.templates for item in placeholders.elements(template, values))
+        else:
+            value = placeholders.render(binding.templates[0], values)
+        reason = BIND_CHECKS[binding.check](value) if binding.check else None
+        if reason:
+            where = Location(file=rule.source, line=binding.line, rule=rule.name, field=binding.field,
+                             document=at.document, resource=at.resource)
+            problems.append(error(f"{reason} (after filling in the resource placeholders)", where))
+            continue
+        bound = _set_in(bound, binding.target, value)
+    if problems:
+        return None, problems
+    return replace(bound, bindings=()), []
 
 
-def _path_of_placeholder(value: Any, placeholder: str, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
-    if isinstance(value, str):
-        return path if placeholder in placeholders.PLACEHOLDER.findall(value) else None
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    for key, item in items:
-        found = _path_of_placeholder(item, placeholder, path + (key,))
-        if found is not None:
-            return found
-    return None
+def _set_in(container: Any, path: tuple[str | int, ...], value: Any) -> Any:
+    """A copy of ``container`` (a frozen dataclass, tuple or dict) with ``value`` at ``path``."""
+    if not path:
+        return value
+    step, rest = path[0], path[1:]
+    if isinstance(container, tuple) and isinstance(step, int):
+        return container[:step] + (_set_in(container[step], rest, value),) + container[step + 1:]
+    if isinstance(container, list) and isinstance(step, int):
+        return container[:step] + [_set_in(container[step], rest, value)] + container[step + 1:]
+    if isinstance(container, dict):
+        return {**container, step: _set_in(container[step], rest, value)}
+    return replace(container, **{str(step): _set_in(getattr(container, str(step)), rest, value)})
 
 
 def _duplicate_names(rules: list[Rule]) -> list[Problem]:

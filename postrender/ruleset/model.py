@@ -1,4 +1,9 @@
-"""The rules as the pipeline uses them: validated, placeholders resolved, typed."""
+"""The rules as the pipeline uses them: validated, placeholders resolved, typed.
+
+A field that holds ``{{ resource.name }}`` or ``{{ resource.namespace }}`` cannot be resolved
+when the rules are loaded: it is kept as a ``Template`` (literal parts and slots, each with its
+quoting) in a ``Binding`` that says where the filled-in value goes in the ``Rule``.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +35,50 @@ class Phase(enum.Enum):
     @classmethod
     def by_key(cls, key: str) -> Phase:
         return next(phase for phase in cls if phase.key == key)
+
+
+class Quoting(enum.Enum):
+    """How a placeholder's value is written into its field."""
+
+    TEXT = "text"  # as it is (argv elements, paths, names, durations)
+    SHELL_WORD = "word"  # in a script: one single-quoted shell word
+    SHELL_WORDS = "words"  # in a script, ``| words``: each whitespace-separated word quoted; nothing when empty
+    ARGV_WORDS = "argv-words"  # a whole ``command`` element, ``| words``: one argv element per word
+
+
+@dataclass(frozen=True)
+class Slot:
+    name: str
+    quoting: Quoting
+    source: str  # the placeholder as written, e.g. ``{{ resource.name }}``
+
+
+@dataclass(frozen=True)
+class Template:
+    """A string with placeholders: literal parts and slots, in order."""
+
+    parts: tuple[str | Slot, ...]
+
+    @property
+    def slots(self) -> tuple[Slot, ...]:
+        return tuple(part for part in self.parts if isinstance(part, Slot))
+
+    @property
+    def source(self) -> str:
+        """The text as written, placeholders included."""
+        return "".join(part.source if isinstance(part, Slot) else part for part in self.parts)
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A rule field that holds resource placeholders, filled in for each matched resource."""
+
+    target: tuple[str | int, ...]  # attribute names and indexes from the Rule to the value
+    field: str  # the field in the rules file, for messages: hooks.preBackup.script
+    line: int | None
+    templates: tuple[Template, ...]  # one for a string; one per element for a command list
+    is_list: bool = False  # the value is a tuple of argv elements (a command)
+    check: str | None = None  # what the filled-in value must be (see ruleset.load.BIND_CHECKS)
 
 
 DEFAULT_ON_ERROR = {Phase.PRE_BACKUP: "Fail", Phase.POST_BACKUP: "Fail", Phase.POST_RESTORE: "Continue"}
@@ -85,7 +134,11 @@ class Rule:
     description: str = ""
     field_lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
-    uses_resource: bool = False  # has {{ resource.* }} placeholders, bound per resource
+    bindings: tuple[Binding, ...] = ()  # fields with {{ resource.* }} placeholders, filled per resource
+
+    @property
+    def uses_resource(self) -> bool:
+        return bool(self.bindings)
 
     def line_of(self, field_path: str) -> int | None:
         return self.field_lines.get(field_path, self.line)

@@ -17,6 +17,7 @@ PLACEHOLDER_PATTERN = r"^\s*\{\{\s*[A-Za-z_][A-Za-z0-9_.-]*\s*\}\}\s*$"
 TRUE_WORDS = ("true", "yes", "on", "1")
 FALSE_WORDS = ("false", "no", "off", "0")
 BOOLEAN_WORD_PATTERN = r"^(true|false|True|False|TRUE|FALSE|yes|no|Yes|No|on|off|1|0)$"
+DNS_1123_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,16 @@ RULESET = obj(
 
 
 # --- validation -----------------------------------------------------------------------
+
+def dns_label_problem(value: str, what: str) -> str | None:
+    """Why ``value`` cannot name a pod volume or a container (a DNS-1123 label), or None."""
+    import re
+
+    if re.match(DNS_1123_LABEL_PATTERN, value) and not value.endswith("\n"):
+        return None
+    return (f"{what} {value!r} is not a DNS-1123 label: at most 63 lower-case letters, digits and '-', "
+            "starting and ending with a letter or digit")
+
 
 @dataclass(frozen=True)
 class Violation:

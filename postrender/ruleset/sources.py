@@ -1,5 +1,5 @@
 """Where rules come from: ``--rules`` files, ``--preset`` names, inline data, ``--set``
-values, and their environment-variable twins (CONTRACT §2), merged into one RuleSet."""
+values, and their environment-variable twins, merged into one RuleSet."""
 
 from __future__ import annotations
 

@@ -36,8 +36,8 @@ class DuplicateKey(yaml.MarkedYAMLError):
     pass
 
 
-class RulesLoader(_Base):  # type: ignore[misc, valid-type]
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> MarkedDict:  # type: ignore[override]
+class RulesLoader(_Base):  # type: ignore[misc]
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> MarkedDict:
         self.flatten_mapping(node)
         result = MarkedDict()
         result.line = node.start_mark.line + 1
@@ -52,7 +52,7 @@ class RulesLoader(_Base):  # type: ignore[misc, valid-type]
             result.lines[key] = key_node.start_mark.line + 1
         return result
 
-    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> MarkedList:  # type: ignore[override]
+    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> MarkedList:
         result = MarkedList(self.construct_object(child, deep=True) for child in node.value)
         result.line = node.start_mark.line + 1
         result.lines = {index: child.start_mark.line + 1 for index, child in enumerate(node.value)}

@@ -8,6 +8,12 @@ style of a script) are written back as they were written,
 as long as the value is still the one loaded; YAML anchors and aliases are written expanded
 (the loader already gave every alias its own copy). A byte order mark that opened the
 stream, and the line endings (CRLF or LF) of the document, are kept.
+
+Every other string is written plain only when each YAML reader of the path reads it back as
+that same string (``plain_is_string``): PyYAML, and the Go decoders of kubectl and Helm,
+sigs.k8s.io/yaml (yaml.v2 rules, where ``y``, ``n``, ``on`` are booleans and ``1e3``,
+``0o17``, ``1_000`` numbers) and kyaml (yaml.v3, YAML 1.2 core). Otherwise it is quoted: a
+container named ``1e3`` or an annotation value ``on`` must reach the API server as a string.
 """
 
 from __future__ import annotations
@@ -35,8 +41,29 @@ _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
 _STR = "tag:yaml.org,2002:str"
 
+# Plain scalars that yaml.v2 or yaml.v3 resolve to a boolean, null, merge key or special float
+# (their resolve tables), in any letter case: quoting more than Go needs is never wrong.
+_GO_WORDS = frozenset({"y", "yes", "n", "no", "true", "false", "on", "off", "~", "null", "", ".nan", ".inf",
+                       "+.inf", "-.inf", "<<"})
+# After yaml.v2/v3 drop every "_": what strconv.ParseInt/ParseUint(s, 0, 64) and their yamlStyleFloat
+# regexp accept (ints with 0x/0o/0b or a leading 0, decimal and exponent floats), and YYYY- dates.
+_GO_NUMBER = re.compile(r"[-+]?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)"
+                        r"(?:[eE][-+]?[0-9]+)?)|[0-9]{4}-.*", re.DOTALL)
+_GO_NUMBER_START = frozenset("0123456789+-.")
 
-class ManifestDumper(_BaseDumper):  # type: ignore[misc, valid-type]
+
+def plain_is_string(text: str) -> bool:
+    """False when a Go YAML decoder of kubectl or Helm would read the plain scalar ``text`` as
+    something else than this string (a number, boolean, null or date): such a string must be
+    quoted. PyYAML's own YAML 1.1 rules are applied by its emitter on top of this."""
+    if text.lower() in _GO_WORDS:
+        return False
+    if text[:1] in _GO_NUMBER_START:  # yaml.v2/v3 try numbers and dates only on these first characters
+        return _GO_NUMBER.fullmatch(text.replace("_", "")) is None
+    return True
+
+
+class ManifestDumper(_BaseDumper):  # type: ignore[misc]
     """Safe dumper: literal blocks for multi-line strings, scalars in their source form, no anchors."""
 
     source_forms: dict[int, Any] = {}  # noqa: RUF012 - replaced per dump by dump_data
@@ -78,8 +105,11 @@ class ManifestDumper(_BaseDumper):  # type: ignore[misc, valid-type]
 
 
 def _represent_str(dumper: Any, value: str) -> Any:
-    style = "|" if "\n" in value.rstrip("\n") else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+    if "\n" in value.rstrip("\n"):
+        style: str | None = "|"  # a block scalar is a string for every reader
+    else:
+        style = None if plain_is_string(value) else "'"
+    return dumper.represent_scalar(_STR, value, style=style)
 
 
 ManifestDumper.add_representer(str, _represent_str)

@@ -29,6 +29,7 @@ from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from postrender.errors import Location, Problem, error
 from postrender.limits import DEFAULT_LIMITS, Limits
+from postrender.stream.emit import plain_is_string
 from postrender.stream.split import Document
 
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
@@ -66,7 +67,7 @@ class SourceForms:
         self.keys: dict[Any, tuple[str, str | None]] = {}  # mapping key -> its form
 
 
-class ManifestLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+class ManifestLoader(_BaseLoader):  # type: ignore[misc]
     """Safe loader for manifests: refuses duplicate keys, remembers non-canonical scalars."""
 
     def __init__(self, stream: Any):
@@ -85,6 +86,8 @@ class ManifestLoader(_BaseLoader):  # type: ignore[misc, valid-type]
         value = self.construct_yaml_str(node)
         if node.style:  # quoted or a block scalar: keep the quotes ("on", '0755') or the block style
             self._odd[node] = (value, node.style)
+        elif not plain_is_string(value):  # plain 0o17, y, 1e3: a string here, not to Go; kept as written
+            self._odd[node] = (value, None)
         return value
 
     def construct_note_int(self, node: ScalarNode) -> Any:
@@ -239,7 +242,8 @@ def check_structure(text: str, limits: Limits, thorough: bool = False) -> bool:
     aliases = False
     start_events = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
     end_events = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
-    for event in yaml.parse(text, Loader=_BaseLoader):
+    events: Any = yaml.parse(text, Loader=_BaseLoader)  # each event class has its own attributes (tag, anchor, value)
+    for event in events:
         kind = event.__class__
         if thorough and kind is not yaml.AliasEvent and getattr(event, "tag", None) not in (None, *_STANDARD_TAGS):
             raise StructureError(f"tag {event.tag!r} is not allowed: manifests are data only, no tag constructs an object",

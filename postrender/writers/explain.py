@@ -34,6 +34,7 @@ class Explanation:
     disabled: list[Rule] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     resource_count: int = 0
+    passed_over: list[NearMiss] = field(default_factory=list)  # near misses of the rules that matched
 
     @property
     def failed(self) -> set[tuple[str, int | None]]:
@@ -47,11 +48,33 @@ def explanation_of(run: Run) -> Explanation:
     problems = [p for p in run.problems if not _about_unmatched(p)]
     misses = [NearMiss(rule, near_misses(rule, run.resources)) for rule in run.unmatched]
     disabled = [rule for rule in run.ruleset.rules if not rule.enabled]
-    return Explanation(run.effects, misses, disabled, problems, len(run.resources))
+    return Explanation(run.effects, misses, disabled, problems, len(run.resources), passed_over(run))
 
 
 def _about_unmatched(problem: Problem) -> bool:
     return problem.message == "matched no resource" or problem.message.startswith("no rule matched any resource")
+
+
+def passed_over(run: Run) -> list[NearMiss]:
+    """For each rule that matched something: the resources no rule touched where some of its
+    selectors held, and the one that failed (an app's Deployment beside its database subchart)."""
+    unmatched = {id(rule) for rule in run.unmatched}
+    touched = {(id(e.resource.document), e.resource.item) for e in run.effects}
+    found: list[NearMiss] = []
+    for rule in run.ruleset.enabled:
+        if id(rule) in unmatched:
+            continue
+        hits = jsonpath_hits(rule, run.resources)
+        reasons = []
+        for position, resource in enumerate(run.resources):
+            if (id(resource.document), resource.item) in touched:
+                continue
+            verdicts = evaluate(rule, resource, hits, position)
+            if any(v.held for v in verdicts) and not all(v.held for v in verdicts):
+                reasons.append(_miss(resource, verdicts))
+        if reasons:
+            found.append(NearMiss(rule, reasons))
+    return found
 
 
 # --- near misses ------------------------------------------------------------------------
@@ -127,15 +150,27 @@ def _some(values: Iterable[str], limit: int = 6) -> str:
 HEADERS = ("Doc", "Kind", "Namespace/Name", "Rule", "Annotations", "Volumes", "Mounts")
 
 
+CHANGED, NOT_APPLIED, ALREADY_PRESENT = "changed", "not applied", "already present"
+
+
+def effect_status(explanation: Explanation, effect: Effect) -> str:
+    """CHANGED, NOT_APPLIED (an error is about this rule and document) or ALREADY_PRESENT."""
+    if effect.changed:
+        return CHANGED
+    if (effect.rule, effect.resource.document.index) in explanation.failed:
+        return NOT_APPLIED
+    return ALREADY_PRESENT
+
+
 def effect_rows(explanation: Explanation, wide: bool) -> list[list[str]]:
-    failed = explanation.failed
     rows: list[list[str]] = []
     for effect in explanation.effects:
         resource = effect.resource
         name = f"{resource.namespace}/{resource.name}" if resource.namespace else resource.name
-        if effect.changed:
+        status = effect_status(explanation, effect)
+        if status == CHANGED:
             annotations = "\n".join(f"{key}: {_short(value, wide)}" for key, value in effect.annotations.items()) or "-"
-        elif (effect.rule, resource.document.index) in failed:
+        elif status == NOT_APPLIED:
             annotations = "(not applied: see the errors)"
         else:
             annotations = "(nothing new: already present)"
@@ -163,6 +198,11 @@ def print_explanation(explanation: Explanation, color: bool, wide: bool, out: Te
         for miss in explanation.misses:
             out.write(f"  {miss.rule.name} ({_where(miss.rule)})\n")
             out.write("".join(f"    - {reason}\n" for reason in miss.reasons))
+    if explanation.passed_over:
+        out.write("\n" + heading(f"Near misses of the rules that matched ({len(explanation.passed_over)})", color) + "\n")
+        for miss in explanation.passed_over:
+            out.write(f"  {miss.rule.name} ({_where(miss.rule)})\n")
+            out.write("".join(f"    - {reason}\n" for reason in miss.reasons))
     if explanation.disabled:
         out.write("\n" + heading(f"Disabled rules ({len(explanation.disabled)})", color) + "\n")
         out.write("".join(f"  {rule.name} ({_where(rule)}): enabled is false\n" for rule in explanation.disabled))
@@ -186,8 +226,6 @@ def summary(explanation: Explanation) -> str:
     if errors or warnings:
         text += f"; {errors} errors, {warnings} warnings (on stderr)"
     return text
-
-
 
 
 class ExplainWriter:
