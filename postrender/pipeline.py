@@ -17,9 +17,9 @@ Problems in the input itself (YAML, size, depth) always raise before any filter 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from postrender.errors import Location, PostRenderError, Problem, Problems, error, warning
+from postrender.errors import Location, PostRenderError, Problem, Problems, Severity, error, warning
 from postrender.filters.apply import apply_rules
 from postrender.filters.merge import Effect
 from postrender.filters.select import screen_for
@@ -36,6 +36,7 @@ TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
 if TYPE_CHECKING:
     from typing import Protocol
 
+    from postrender.filters.policy import ResourcePolicies
     from postrender.stream.reader import Reader
 
     class Writer(Protocol):
@@ -48,11 +49,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Options:
-    strict: bool = False  # a rule that matched nothing is an error, not a warning
+    strict: bool = False  # every warning is an error (a rule that matched nothing, an unused --set key, ...)
     allow_unmatched: bool = False  # rules that matched nothing at all are not an error
     limits: Limits = DEFAULT_LIMITS  # input size, alias expansion, nesting depth (postrender.limits)
     full_parse: bool = False  # parse every document, not only those a rule can select (stream.screen)
     parallel: bool = False  # check unparsed documents in a forked worker (the command line; not for libraries)
+    velero_policy: ResourcePolicies | None = None  # report the volumes these Velero volume policies would skip
 
 
 @dataclass
@@ -103,7 +105,8 @@ class PostRenderer:
     def render(self, text: str, name: str = "<input>") -> Run:
         """Every stage but the writer; input problems raise, rule problems are collected."""
         options = self.options
-        screen = None if options.full_parse else screen_for(self.ruleset)
+        # a volume policy may look at PersistentVolumeClaims no rule selects: then every document is parsed
+        screen = None if options.full_parse or options.velero_policy is not None else screen_for(self.ruleset)
         run = Run(name, text, self.ruleset)
         run.documents, run.resources, problems, checking = _start_reading(text, options.limits, screen,
                                                                           options.parallel)
@@ -118,7 +121,14 @@ class PostRenderer:
             raise PostRenderError(reading)
         skipped = any(d.data is UNPARSED for d in run.documents)  # resources the screen proved no rule selects
         verdict = _unmatched_problems(self.ruleset, run.unmatched, bool(run.resources) or skipped, options)
-        run.problems = Problems(reading + rule_problems + verdict)
+        if options.velero_policy is not None:
+            from postrender.filters.policy import run_problems  # only runs given a policy file pay for it
+
+            severity = Severity.ERROR if options.strict else Severity.WARNING
+            verdict += run_problems(options.velero_policy, self.ruleset, run.resources, run.effects, severity)
+        run.problems = Problems(reading + rule_problems + verdict + _ruleset_problems(self.ruleset))
+        if options.strict:  # --strict: every warning is an error
+            run.problems = Problems(replace(p, severity=Severity.ERROR) for p in run.problems)
         return run
 
 
@@ -183,6 +193,16 @@ def _unmatched_problems(ruleset: RuleSet, unmatched: list[Rule], has_resources: 
             f"no rule matched any resource (rules {names}): no backup hook was added",
             Location(), "check the rules with velero-postrender explain, or pass --allow-unmatched",
         ))
+    return problems
+
+
+def _ruleset_problems(ruleset: RuleSet) -> list[Problem]:
+    """The warnings of loading the rules, and one for each --set key no rule uses (with a "did you mean")."""
+    problems = list(ruleset.warnings)
     for name in ruleset.unused_settings:
-        problems.append(warning(f"--set {name}: no rule uses this parameter"))
+        from postrender.ruleset.sources import did_you_mean  # only when a --set key is unused
+
+        close = did_you_mean(name, ruleset.parameters)
+        problems.append(warning(f"--set {name}: no rule uses this parameter",
+                                hint=f"did you mean {close!r}?" if close else None))
     return problems

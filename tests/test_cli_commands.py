@@ -99,21 +99,26 @@ def test_root_help_lists_commands_and_examples() -> None:
     assert "Examples:" in text and "--post-renderer velero-postrender" in text
 
 
-def test_version(runner: CliRunner) -> None:
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version(runner: CliRunner, flag: str) -> None:
     from postrender import __version__
 
-    assert runner.invoke(app, ["--version"]).stdout == f"velero-postrender {__version__}\n"
-    result = run_cli(["--version"])
+    assert runner.invoke(app, [flag]).stdout == f"velero-postrender {__version__}\n"
+    result = run_cli([flag])
     assert result.returncode == 0 and result.stdout.decode().strip() == f"velero-postrender {__version__}"
+    assert run_cli(["-r", "rules.yaml", flag]).stdout == result.stdout  # eager: before anything is read
 
 
 def test_show_completion_prints_a_bash_script() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", "from postrender.cli.app import app; app(prog_name='velero-postrender')",
-         "--show-completion", "bash"], capture_output=True, text=True, cwd=ROOT, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert "_VELERO_POSTRENDER_COMPLETE=complete_bash" in result.stdout
-    assert "complete -o default -F _velero_postrender_completion velero-postrender" in result.stdout
+    """Whatever shell runs it (here: none; before, the SHELL argument was ignored and detection failed)."""
+    env = {"PATH": "/usr/bin:/bin"}
+    for argv in ([sys.executable, "-m", "postrender"],
+                 [sys.executable, "-c", "from postrender.cli.app import run_app; import sys; run_app(sys.argv[1:])"]):
+        result = subprocess.run([*argv, "--show-completion", "bash"], capture_output=True, text=True, cwd=ROOT,
+                                env=env, stdin=subprocess.DEVNULL, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert "_VELERO_POSTRENDER_COMPLETE=complete_bash" in result.stdout
+        assert "complete -o default -F _velero_postrender_completion velero-postrender" in result.stdout
 
 
 @pytest.mark.parametrize(("words", "expected"), [("velero-postrender ex", "explain"),
@@ -230,6 +235,105 @@ def test_color_decision_follows_no_color(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("NO_COLOR", "1")
     assert use_color(ColorMode.auto, Terminal()) is False  # type: ignore[arg-type]
     assert use_color(ColorMode.never, Terminal()) is False  # type: ignore[arg-type]
+
+
+# --- explain -o json ----------------------------------------------------------------------
+
+EXPLAIN_KEYS = ["version", "resources", "changed", "unchanged", "unmatched", "disabled", "problems"]
+EFFECT_KEYS = ["document", "item", "kind", "namespace", "name", "rule", "annotations", "volumes", "mounts"]
+PROBLEM_KEYS = ["severity", "message", "hint", "location"]
+LOCATION_KEYS = ["file", "line", "rule", "field", "document", "resource"]
+
+
+def explain_json(args: list[str], stdin: str | None = None) -> tuple[int, dict[str, object], str]:
+    """Run ``explain -o json`` as a user does; stdout must be exactly one JSON document."""
+    result = run_cli(["explain", "-o", "json", *args], stdin=manifests() if stdin is None else stdin)
+    return result.returncode, json.loads(result.stdout.decode()), result.stderr.decode()
+
+
+def test_explain_json_reference() -> None:
+    code, document, stderr = explain_json(["-r", str(REFERENCE_RULES)])
+    assert (code, stderr) == (0, "")
+    assert list(document) == EXPLAIN_KEYS
+    assert document["version"] == 1 and document["resources"] == 4
+    [changed] = document["changed"]  # type: ignore[misc]
+    assert list(changed) == EFFECT_KEYS
+    assert {key: changed[key] for key in ("document", "item", "kind", "namespace", "name", "rule")} == {
+        "document": 4, "item": None, "kind": "StatefulSet", "namespace": None, "name": "postgresql-postgresql",
+        "rule": "postgres"}
+    assert changed["volumes"] == ["backup"]
+    assert changed["mounts"] == [{"container": "postgresql", "mountPath": "/scratch"}]
+    command = json.loads(changed["annotations"]["pre.hook.backup.velero.io/command"])  # in full, not shortened
+    assert command[-1] == "PGPASSWORD=$POSTGRES_PASSWORD pg_dump -U username -d dbname -h 127.0.0.1 > /scratch/backup.sql"
+    assert changed["annotations"]["pre.hook.backup.velero.io/timeout"] == "3m"
+    assert document["unchanged"] == document["unmatched"] == document["disabled"] == document["problems"] == []
+
+
+def test_explain_json_agrees_with_the_text_output(runner: CliRunner, tmp_path: Path) -> None:
+    rules = write(tmp_path, "misses.yaml", MISSES)
+    code, document, _ = explain_json(["-r", str(rules), "-r", str(REFERENCE_RULES), "--set", "embedded=false"])
+    assert code == 0
+    assert [miss["rule"] for miss in document["unmatched"]] == ["mysql", "redis", "prod-only"]  # type: ignore[index]
+    mysql = document["unmatched"][0]  # type: ignore[index]
+    assert (mysql["source"], mysql["line"]) == (str(rules), 4)
+    assert mysql["reasons"] == [
+        "StatefulSet postgresql-postgresql (document 4): kind StatefulSet matched, images did not: "
+        "docker.io/bitnami/postgresql:11.7.0-debian-10-r71 vs (^|/)mysql[:@]"]
+    assert document["disabled"] == [{"rule": "postgres", "source": str(REFERENCE_RULES), "line": 10}]
+    text = runner.invoke(app, ["explain", "-r", str(rules), "-r", str(REFERENCE_RULES), "--set", "embedded=false"],
+                         input=manifests()).stdout
+    for miss in document["unmatched"]:  # type: ignore[attr-defined]
+        assert f"{miss['rule']} ({miss['source']}:{miss['line']})" in text
+        for reason in miss["reasons"]:
+            assert f"    - {reason}" in text
+
+
+def test_explain_json_conflict_is_inside_the_document_and_exits_1(tmp_path: Path) -> None:
+    other = write(tmp_path, "other.yaml", CONFLICT)
+    code, document, stderr = explain_json(["-r", str(REFERENCE_RULES), "-r", str(other)])
+    assert code == 1 and stderr == ""
+    errors = [p for p in document["problems"] if p["severity"] == "error"]  # type: ignore[attr-defined]
+    assert errors and all(list(p) == PROBLEM_KEYS and list(p["location"]) == LOCATION_KEYS for p in errors)
+    assert "rules 'postgres' and 'other-dump' both set the preBackup hook" in errors[0]["message"]
+    assert errors[0]["location"]["document"] == 4
+    assert {"reason": "not applied", "document": 4} .items() <= document["unchanged"][0].items()  # type: ignore[index]
+
+
+def test_explain_json_when_the_rules_or_the_input_cannot_be_read() -> None:
+    code, document, stderr = explain_json(["-r", "/nonexistent/rules.yaml"])
+    assert code == 1 and stderr == ""
+    assert document["resources"] == 0 and document["changed"] == []
+    [problem] = document["problems"]  # type: ignore[misc]
+    assert problem["severity"] == "error" and problem["location"]["file"] == "/nonexistent/rules.yaml"
+    code, document, stderr = explain_json(["-r", str(REFERENCE_RULES)], stdin="kind: Pod\nmetadata: [\n")
+    assert code == 1 and stderr == "" and document["problems"][0]["location"]["document"] == 1  # type: ignore[index]
+
+
+def test_explain_json_usage_error_is_not_a_document() -> None:
+    result = run_cli(["explain", "-o", "json"], stdin=manifests())
+    assert result.returncode == 2 and result.stdout == b""
+    assert "no rules given" in result.stderr.decode()
+    result = run_cli(["explain", "-o", "yaml", "-r", str(REFERENCE_RULES)], stdin=manifests())
+    assert result.returncode == 2 and result.stdout == b"" and b"'yaml' is not one of 'text', 'json'" in result.stderr
+
+
+def test_explain_output_is_case_insensitive_and_text_by_default(runner: CliRunner) -> None:
+    args = ["explain", "-r", str(REFERENCE_RULES)]
+    assert json.loads(runner.invoke(app, [*args, "--output", "JSON"], input=manifests()).stdout)["version"] == 1
+    assert runner.invoke(app, args, input=manifests()).stdout == runner.invoke(app, [*args, "-o", "text"],
+                                                                              input=manifests()).stdout
+
+
+def test_problem_to_json_has_every_key() -> None:
+    from postrender.errors import Location, error, warning
+    from postrender.writers.json import problem_to_json
+
+    assert problem_to_json(warning("w")) == {"severity": "warning", "message": "w", "hint": None,
+                                             "location": dict.fromkeys(LOCATION_KEYS)}
+    located = problem_to_json(error("e", Location(file="r.yaml", line=3, rule="x", field="match"), "a hint"))
+    assert located["location"] == {"file": "r.yaml", "line": 3, "rule": "x", "field": "match", "document": None,
+                                   "resource": None}
+    assert located["hint"] == "a hint" and located["severity"] == "error"
 
 
 # --- diff -------------------------------------------------------------------------------

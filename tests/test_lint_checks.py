@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from conftest import ROOT
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from postrender import lint as lint_package
 from postrender.errors import Severity
@@ -279,3 +281,30 @@ def test_docs_describe_every_check() -> None:
         assert check.summary.rstrip(".").split(":")[0] in flat, check.id
         for key in check.conf:
             assert f"`{key}` ({check.conf[key][0].__name__}" in flat, (check.id, key)
+
+
+SHELL_PIECES = list("ab {}|$()`'\"\\#;&<>\n\t-=!") + [
+    "{{ x }}", "<<EOF\n", "\nEOF\n", "if ", "then ", "fi", "do ", "done", "case ", " in ", ";;", "esac", "$((", "${"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(SHELL_PIECES), max_size=60).map("".join))
+def test_the_shell_reader_never_breaks(script: str) -> None:
+    """Any text: placeholders_in and parse answer (possibly "cannot read"), they never raise."""
+    uses = shell.placeholders_in(script)
+    assert all(script[use.offset:].startswith(use.text) for use in uses)
+    commands = shell.parse(script)
+    if commands is not None:
+        shell.failing_conditions(commands, ("[",))
+
+
+def test_deep_nesting_and_long_scripts_are_bounded() -> None:
+    import time
+
+    deep = "echo " + "$(" * 5000 + "x" + ")" * 5000
+    assert shell.placeholders_in(deep) == [] and shell.parse(deep) is None
+    started = time.monotonic()
+    long = "x=$(echo {{ a }})\n" * 20000
+    assert len(shell.placeholders_in(long)) == 20000
+    assert shell.parse(long) is not None
+    assert time.monotonic() - started < 20

@@ -285,7 +285,9 @@ def test_exactly_the_database_workloads_are_hooked(preset: str, manifest: Path) 
 @pytest.mark.parametrize("preset", DATABASES)
 @pytest.mark.parametrize("manifest", CORPUS, ids=_id)
 def test_hooked_pod_templates_are_sound(preset: str, manifest: Path) -> None:
-    """The checks of notes/velero-hooks.md on every pod template a preset changed."""
+    """What Velero needs of every pod template a preset changed: JSON commands run by /bin/sh, hook
+    containers that exist, valid durations and on-error values, the scratch volume mounted in the
+    database container and listed for backup, no Secret value in any annotation."""
     source = manifest.read_text()
     output = _render(manifest, preset)
     secrets = _secret_values(source)

@@ -3,8 +3,15 @@
 For each database: a real server on 127.0.0.1, the environment the chart's container would
 have (``VAR`` or ``VAR_FILE``), the scratch volume replaced by a temporary directory. Each test
 writes data, runs the pre-backup hook, destroys the data, runs the post-restore hook and checks
-that the data is back. PostgreSQL, MariaDB and Redis must be installed (.ci/run installs them);
-MySQL and MongoDB have no server here and are checked up to where a server is needed.
+that the data is back. The charts are the rendered bitnami charts (tests/fixtures/helm3, helm4),
+the charts on the official images (tests/fixtures/official) and tests/presets_manifests; each
+environment convention of the official images and of bitnami has its own test.
+
+Servers: PostgreSQL 15, MariaDB 10.11 and Redis 7 from Debian (.ci/run installs them). MariaDB
+also stands in for MySQL (the mysql preset's scripts with the mysql/mysqldump client names) and
+Redis for Valkey (through valkey-cli/valkey-server shims); the tests say what that leaves
+uncovered. MongoDB has no server here: its scripts run against a fake client in
+test_presets.py and are checked here up to where a server is needed.
 """
 
 from __future__ import annotations
@@ -33,7 +40,9 @@ from live_servers import (
 
 pytestmark = pytest.mark.live
 
-OFFICIAL = Path(__file__).resolve().parent / "presets_manifests" / "official.yaml"
+MANIFESTS = Path(__file__).resolve().parent / "presets_manifests"
+OFFICIAL = MANIFESTS / "official.yaml"
+OFFICIAL_CHARTS = FIXTURES / "official"
 
 
 @pytest.fixture
@@ -243,8 +252,12 @@ def test_mariadb_wrong_password_fails_the_backup_hook(mariadb_server: Server, sc
 
 
 def test_mysql_preset_scripts_against_mariadb(mariadb_server: Server, scratch: Path, tmp_path: Path) -> None:
-    """The mysql preset's scripts (mysql/mysqldump client names) with the official image's env,
-    against the MariaDB server (wire-compatible; no MySQL server is packaged here)."""
+    """The mysql preset's scripts with the official image's env, against MariaDB 10.11 standing in
+    for MySQL (no reachable registry packages a MySQL server). What differs from a real MySQL
+    server: the clients are MariaDB's under the names mysql and mysqldump (Debian's links), so
+    MySQL 8's caching_sha2_password authentication is not exercised; mariadb-dump has no
+    --set-gtid-purged, so the script's GTID branch does not run; SHOW REPLICA STATUS is
+    answered by MariaDB, and MySQL 8.4's removal of SHOW SLAVE STATUS is not met."""
     hooks = rendered_hooks(OFFICIAL, "mysql", "db-mysql", scratch)
     assert hooks.annotations["pre.hook.backup.velero.io/container"] == "mysql"
     env = container_env(hooks, {"MYSQL_ROOT_PASSWORD": mariadb_server.password,
@@ -307,14 +320,16 @@ def test_mysql_bitnami_against_a_real_mysql_server(fixture: str, scratch: Path, 
     (FIXTURES / "helm3" / "mongodb.yaml", "rel-mongodb", {"MONGODB_ROOT_PASSWORD_FILE": "pw"}),
     (FIXTURES / "helm4" / "mongodb.yaml", "rel-mongodb", {"MONGODB_ROOT_PASSWORD_FILE": "pw"}),
     (OFFICIAL, "db-mongo", {"MONGO_INITDB_ROOT_PASSWORD_FILE": "pw"}),
-], ids=["helm3", "helm4", "official"])
+    (OFFICIAL_CHARTS / "mongodb.yaml", "dbmongodb", {"MONGO_INITDB_ROOT_PASSWORD_FILE": "pw"}),
+], ids=["helm3", "helm4", "official", "official-chart"])
 @pytest.mark.live(may_skip="no registry that CI reaches packages a MongoDB server")
 def test_mongodb_against_a_real_mongodb_server(manifest: Path, workload: str, values: dict[str, str], scratch: Path,
                                                tmp_path: Path) -> None:
     _no_server_harness(manifest, "mongodb", workload, values, scratch, tmp_path)
     if shutil.which("mongod") is None or shutil.which("mongodump") is None:
         pytest.skip("no MongoDB server here: Debian packages none and only PyPI, Debian and npm are reachable; "
-                    "the mongodb preset's scripts are checked by sh -n and the no-dump restore path")
+                    "the mongodb preset's scripts are checked by sh -n, the no-dump restore path and, in "
+                    "test_presets.py, against a fake client")
     raise AssertionError("a MongoDB server is installed: extend this test to back up and restore against it")
 
 
@@ -379,3 +394,218 @@ def test_redis_wrong_password_fails_the_backup_hook(redis_server: Server, scratc
     env = container_env(hooks, {"REDIS_PASSWORD_FILE": "wrong", "REDIS_PORT": str(redis_server.port)}, tmp_path / "s")
     assert run_hook(hooks.pre_backup, env, tmp_path).returncode != 0
     assert not (scratch / "redis").exists()
+
+
+# --- each environment convention: PostgreSQL ------------------------------------------------
+
+# id -> (manifest, workload, role the test creates: (name, password, superuser) or None for postgres, values)
+PG_CONVENTIONS: dict[str, tuple[Path, str, tuple[str, str, bool] | None, dict[str, str]]] = {
+    "official-POSTGRES_PASSWORD": (OFFICIAL_CHARTS / "postgres.yaml", "dbpostgres", None, {"POSTGRES_PASSWORD": ""}),
+    "official-POSTGRES_PASSWORD_FILE": (OFFICIAL_CHARTS / "postgres.yaml", "dbpostgres", None,
+                                        {"POSTGRES_PASSWORD_FILE": ""}),
+    "official-POSTGRES_USER": (OFFICIAL_CHARTS / "postgres.yaml", "dbpostgres", ("admin", "admin-pw", True),
+                               {"POSTGRES_USER": "admin", "POSTGRES_PASSWORD": "admin-pw"}),
+    "official-POSTGRES_USER_FILE": (OFFICIAL_CHARTS / "postgres.yaml", "dbpostgres", ("admin", "it's-pw", True),
+                                    {"POSTGRES_USER_FILE": "admin", "POSTGRES_PASSWORD_FILE": "it's-pw"}),
+    "bitnami-POSTGRESQL_USERNAME": (FIXTURES / "helm3" / "postgresql.yaml", "rel-postgresql", ("app", "app-pw", False),
+                                    {"POSTGRESQL_USERNAME": "app", "POSTGRESQL_PASSWORD": "app-pw"}),
+    "bitnami-POSTGRES_POSTGRES_PASSWORD": (FIXTURES / "helm4" / "postgresql.yaml", "rel-postgresql",
+                                           ("app", "app-pw", False),
+                                           {"POSTGRES_USER": "app", "POSTGRES_PASSWORD": "app-pw",
+                                            "POSTGRES_POSTGRES_PASSWORD_FILE": ""}),
+}
+
+
+@pytest.mark.parametrize("convention", list(PG_CONVENTIONS))
+def test_postgresql_environment_conventions(convention: str, postgres: Server, scratch: Path, tmp_path: Path) -> None:
+    """One test per way a chart hands PostgreSQL credentials to its container: the official image
+    (POSTGRES_PASSWORD, POSTGRES_USER, their _FILE forms; PGPORT) and bitnami (POSTGRESQL_USERNAME /
+    POSTGRESQL_PASSWORD, and POSTGRES_POSTGRES_PASSWORD beside a custom user; POSTGRESQL_PORT_NUMBER).
+    A non-superuser dumps the databases it owns; a superuser every database and the roles."""
+    manifest, workload, role, values = PG_CONVENTIONS[convention]
+    hooks = rendered_hooks(manifest, "postgresql", workload, scratch)
+    values = {k: v or postgres.password for k, v in values.items()}  # "": the postgres superuser's password
+    values["PGPORT" if "official" in convention else "POSTGRESQL_PORT_NUMBER"] = str(postgres.port)
+    env = container_env(hooks, values, tmp_path / "secrets")
+    owner = "postgres"
+    if role is not None:
+        name, password, superuser = role
+        literal = "'" + password.replace("'", "''") + "'"
+        psql(postgres, f"CREATE ROLE {name} LOGIN {'SUPERUSER' if superuser else ''} PASSWORD {literal}")
+        owner = name
+    psql(postgres, f"CREATE DATABASE conv OWNER {owner}")
+    fill = ["psql", "-X", "-v", "ON_ERROR_STOP=1", "-h", str(postgres.root), "-p", str(postgres.port), "-U", owner,
+            "-d", "conv", "-c", "CREATE TABLE t (v text); INSERT INTO t VALUES ('kept'), ('too')"]
+    subprocess.run(fill, check=True, capture_output=True)
+    ok(run_hook(hooks.pre_backup, env, tmp_path))
+    dumped = (scratch / "postgresql" / "databases").read_text().split()
+    assert "conv" in dumped
+    as_superuser = "POSTGRES_POSTGRES_PASSWORD" in convention or role is None or role[2]
+    assert (scratch / "postgresql" / "globals.sql").exists() == as_superuser
+    assert ("postgres" in dumped) == as_superuser, "a non-superuser dumps only the databases it owns"
+    psql(postgres, "DROP TABLE t", "conv")
+    ok(run_hook(hooks.post_restore, env, tmp_path))
+    assert psql(postgres, "SELECT string_agg(v, ',' ORDER BY v) FROM t", "conv") == "kept,too"
+    assert not (scratch / "postgresql").exists()
+
+
+# --- each environment convention: MariaDB, and the mysql preset on MariaDB --------------------
+
+# id -> (manifest, workload, preset, application user or None, values); "" stands for the root password
+MARIA_CONVENTIONS: dict[str, tuple[Path, str, str, str | None, dict[str, str]]] = {
+    "mariadb-official-MARIADB_ROOT_PASSWORD": (OFFICIAL_CHARTS / "mariadb.yaml", "dbmariadb", "mariadb", None,
+                                               {"MARIADB_ROOT_PASSWORD": "", "MARIADB_PORT_NUMBER": "PORT"}),
+    "mariadb-official-MARIADB_ROOT_PASSWORD_FILE": (OFFICIAL_CHARTS / "mariadb.yaml", "dbmariadb", "mariadb", None,
+                                                    {"MARIADB_ROOT_PASSWORD_FILE": "", "MARIADB_PORT": "PORT"}),
+    "mariadb-official-MYSQL_ROOT_PASSWORD": (OFFICIAL_CHARTS / "mariadb.yaml", "dbmariadb", "mariadb", None,
+                                             {"MYSQL_ROOT_PASSWORD": "", "MARIADB_PORT": "tcp://10.0.0.1:3306",
+                                              "MYSQL_PORT": "PORT"}),
+    "mariadb-official-MARIADB_USER": (OFFICIAL_CHARTS / "mariadb.yaml", "dbmariadb", "mariadb", "app",
+                                      {"MARIADB_USER": "app", "MARIADB_PASSWORD": "app-pw",
+                                       "MARIADB_RANDOM_ROOT_PASSWORD": "1", "MARIADB_PORT_NUMBER": "PORT"}),
+    "mariadb-official-MYSQL_USER_FILE": (OFFICIAL_CHARTS / "mariadb.yaml", "dbmariadb", "mariadb", "app",
+                                         {"MYSQL_USER_FILE": "app", "MYSQL_PASSWORD_FILE": "app-pw",
+                                          "MYSQL_PORT_NUMBER": "PORT"}),
+    "mysql-official-MYSQL_ROOT_PASSWORD": (OFFICIAL_CHARTS / "mysql.yaml", "dbmysql", "mysql", None,
+                                           {"MYSQL_ROOT_PASSWORD": "", "MYSQL_PORT_NUMBER": "PORT"}),
+    "mysql-official-MYSQL_ROOT_PASSWORD_FILE": (OFFICIAL_CHARTS / "mysql.yaml", "dbmysql", "mysql", None,
+                                                {"MYSQL_ROOT_PASSWORD_FILE": "", "MYSQL_PORT_NUMBER": "PORT"}),
+    "mysql-official-MYSQL_USER": (OFFICIAL_CHARTS / "mysql.yaml", "dbmysql", "mysql", "app",
+                                  {"MYSQL_USER": "app", "MYSQL_PASSWORD": "app-pw", "MYSQL_RANDOM_ROOT_PASSWORD": "yes",
+                                   "MYSQL_PORT_NUMBER": "PORT"}),
+    "mysql-bitnami-helm3-MYSQL_PORT": (FIXTURES / "helm3" / "mysql.yaml", "rel-mysql", "mysql", None,
+                                       {"MYSQL_ROOT_PASSWORD_FILE": "", "MYSQL_PORT": "PORT"}),
+    "mysql-bitnami-helm4-MYSQL_PORT": (FIXTURES / "helm4" / "mysql.yaml", "rel-mysql", "mysql", None,
+                                       {"MYSQL_ROOT_PASSWORD_FILE": "", "MYSQL_PORT": "PORT"}),
+}
+
+
+@pytest.mark.parametrize("convention", list(MARIA_CONVENTIONS))
+def test_mariadb_and_mysql_environment_conventions(convention: str, mariadb_server: Server, scratch: Path,
+                                                   tmp_path: Path) -> None:
+    """One test per way a chart hands MariaDB/MySQL credentials and port to its container: the
+    official images (MARIADB_ROOT_PASSWORD, MYSQL_ROOT_PASSWORD, the application user with a random
+    root password, the _FILE forms) and bitnami mysql (MYSQL_ROOT_PASSWORD_FILE, MYSQL_PORT); a
+    service-link value (tcp://...) is passed over for the next port variable.
+
+    The mysql cases run against MariaDB 10.11 standing in for MySQL, through Debian's mysql and
+    mysqldump (MariaDB's clients under those names). Not covered, for want of a MySQL server
+    (none is packaged by a registry these tests reach): MySQL 8's caching_sha2_password, the
+    --set-gtid-purged=OFF branch for servers with GTIDs, MySQL 8.4's SHOW REPLICA STATUS output,
+    and MySQL's own dump format (the dump is produced and loaded by MariaDB's tools)."""
+    manifest, workload, preset, app, values = MARIA_CONVENTIONS[convention]
+    hooks = rendered_hooks(manifest, preset, workload, scratch)
+    assert hooks.annotations["pre.hook.backup.velero.io/container"] == preset
+    values = {k: mariadb_server.password if v == "" else str(mariadb_server.port) if v == "PORT" else v
+              for k, v in values.items()}
+    env = container_env(hooks, values, tmp_path / "secrets")
+    if app is None:
+        _maria_fill(mariadb_server, "conv")
+    else:
+        mariadb(mariadb_server, "CREATE DATABASE conv; CREATE USER app@'%' IDENTIFIED BY 'app-pw'; "
+                                "GRANT ALL ON conv.* TO app@'%'")
+        _maria_fill(Server(mariadb_server.port, mariadb_server.root, "app-pw",
+                           extra={**mariadb_server.extra, "user": "app"}), "conv")
+    ok(run_hook(hooks.pre_backup, env, tmp_path))
+    assert (scratch / preset / "databases").read_text().split() == ["conv"]
+    mariadb(mariadb_server, "DROP TABLE conv.orders; DROP VIEW conv.cheap")
+    ok(run_hook(hooks.post_restore, env, tmp_path))
+    _maria_check(mariadb_server, "conv")
+    assert not (scratch / preset).exists()
+
+
+# --- each environment convention: Redis and Valkey --------------------------------------------
+
+VALKEY_OFFICIAL = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: cache}
+spec:
+  selector: {matchLabels: {app: cache}}
+  template:
+    metadata: {labels: {app: cache}}
+    spec:
+      containers:
+        - name: valkey
+          image: docker.io/valkey/valkey:8.1-alpine
+          command: [sh, -c, 'exec valkey-server --requirepass "$VALKEY_PASSWORD"']
+          env:
+            - {name: VALKEY_PASSWORD, valueFrom: {secretKeyRef: {name: cache, key: password}}}
+"""
+
+
+@pytest.fixture
+def valkey_shims(tmp_path: Path) -> tuple[Path, Path]:
+    """A directory with valkey-cli and valkey-server that log their name and exec Debian's
+    redis-cli and redis-server (Debian packages no Valkey), and the log."""
+    directory, log = tmp_path / "valkey-bin", tmp_path / "valkey-calls"
+    directory.mkdir()
+    for name, real in (("valkey-cli", "redis-cli"), ("valkey-server", "redis-server")):
+        target = shutil.which(real)
+        assert target is not None, f"{real} is installed with the Redis server the test started"
+        (directory / name).write_text(f'#!/bin/sh\necho {name} >> "{log}"\nexec "{target}" "$@"\n')
+        (directory / name).chmod(0o755)
+    return directory, log
+
+
+# id -> (manifest, workload, container, values, through the valkey-* shims); "" stands for the password
+REDIS_CONVENTIONS: dict[str, tuple[Path | str, str, str, dict[str, str], bool]] = {
+    "redis-official-REDIS_PASSWORD": (OFFICIAL_CHARTS / "redis.yaml", "dbredis", "redis-server",
+                                      {"REDIS_PASSWORD": "", "REDIS_PORT": "PORT"}, False),
+    "redis-official-REDIS_PASSWORD_FILE": (OFFICIAL_CHARTS / "redis.yaml", "dbredis", "redis-server",
+                                           {"REDIS_PASSWORD_FILE": "", "REDIS_PORT_NUMBER": "PORT"}, False),
+    "redis-official-REDISCLI_AUTH": (OFFICIAL_CHARTS / "redis.yaml", "dbredis", "redis-server",
+                                     {"REDISCLI_AUTH": "", "REDIS_PORT": "tcp://10.0.0.1:6379",
+                                      "VALKEY_PORT_NUMBER": "PORT"}, False),
+    "valkey-bitnami-helm3-valkey-cli": (MANIFESTS / "bitnami-valkey-helm3.yaml", "rel-valkey-primary", "valkey",
+                                        {"VALKEY_PASSWORD_FILE": "", "VALKEY_PORT": "PORT"}, True),
+    "valkey-bitnami-helm4-valkey-cli": (MANIFESTS / "bitnami-valkey-helm4.yaml", "rel-valkey-primary", "valkey",
+                                        {"VALKEY_PASSWORD_FILE": "", "VALKEY_PORT": "PORT"}, True),
+    "valkey-bitnami-helm3-redis-cli": (MANIFESTS / "bitnami-valkey-helm3.yaml", "rel-valkey-primary", "valkey",
+                                       {"VALKEY_PASSWORD_FILE": "", "VALKEY_PORT": "PORT"}, False),
+    "valkey-official-VALKEY_PASSWORD": (VALKEY_OFFICIAL, "cache", "valkey",
+                                        {"VALKEY_PASSWORD": "", "VALKEY_PORT_NUMBER": "PORT"}, True),
+    "valkey-official-VALKEYCLI_AUTH_FILE": (VALKEY_OFFICIAL, "cache", "valkey",
+                                            {"VALKEYCLI_AUTH_FILE": "", "VALKEY_PORT_NUMBER": "PORT"}, True),
+}
+
+
+@pytest.mark.parametrize("convention", list(REDIS_CONVENTIONS))
+def test_redis_and_valkey_environment_conventions(convention: str, redis_server: Server, scratch: Path, tmp_path: Path,
+                                                  valkey_shims: tuple[Path, Path]) -> None:
+    """One test per way a chart hands Redis or Valkey its password and port: REDIS_PASSWORD,
+    REDISCLI_AUTH and the bitnami valkey chart's VALKEY_PASSWORD_FILE / VALKEY_PORT, the official
+    valkey image with VALKEY_PASSWORD or VALKEYCLI_AUTH_FILE; the _FILE forms; a service-link
+    REDIS_PORT=tcp://... is passed over for the next port variable.
+
+    Debian's redis-server 7 stands in for Valkey on 127.0.0.1: Valkey is a fork of Redis 7.2 that
+    speaks the same protocol and keeps the RDB format and replication the scripts use, and no
+    registry these tests reach packages it. The valkey-cli / valkey-server branch of the scripts
+    runs through shims first on PATH that exec redis-cli / redis-server (their log proves they
+    ran); without the shims the same chart takes the redis-cli / redis-server fallback. Not
+    covered: a server that reports its role as "primary" (Redis says "master"), and a Valkey RDB
+    newer than Redis 7 reads (the temporary server is the image's own, so that never mixes)."""
+    manifest, workload, container, values, shims = REDIS_CONVENTIONS[convention]
+    hooks = rendered_hooks(manifest, "redis", workload, scratch, (f"redisRestorePort={free_port()}",))
+    assert hooks.annotations["pre.hook.backup.velero.io/container"] == container
+    values = {k: redis_server.password if v == "" else str(redis_server.port) if v == "PORT" else v
+              for k, v in values.items()}
+    env = container_env(hooks, values, tmp_path / "secrets")
+    shim_dir, log = valkey_shims
+    if shims:
+        env["PATH"] = f"{shim_dir}:{env['PATH']}"
+    _redis_fill(redis_server)
+    ok(run_hook(hooks.pre_backup, env, tmp_path))
+    assert (scratch / "redis" / "dump.rdb").read_bytes().startswith(b"REDIS")
+    redis(redis_server, "FLUSHALL")
+    redis(redis_server, "SET", "written-after-backup", "1")
+    ok(run_hook(hooks.post_restore, env, tmp_path))
+    _redis_check(redis_server)
+    assert redis(redis_server, "EXISTS", "written-after-backup") == "0"
+    assert redis(redis_server, "CONFIG", "GET", "masterauth").splitlines()[1] == redis_server.password
+    assert not (scratch / "redis").exists()
+    calls = set(log.read_text().split()) if log.exists() else set()
+    if shims:
+        assert calls == {"valkey-cli", "valkey-server"}, "the valkey-* branch ran"
+    elif shutil.which("valkey-cli") is None:
+        assert calls == set(), "the redis-cli / redis-server fallback ran"

@@ -250,7 +250,7 @@ volumePolicies:
   - conditions: {pvcLabels: {tier: db}, storageClass: [gp3]}
     action: {type: skip}
 """, "p.yaml")
-    problems = run_problems(policies, run)
+    problems = run_problems(policies, run.ruleset, run.resources, run.effects)
     rendered = [problem.render() for problem in problems]
     assert rendered == [
         "warning: document 1 (StatefulSet shop/pg, line 1): rule 'pg': scratch.volume: the Velero volume policy at "
@@ -266,8 +266,24 @@ volumePolicies:
         "backup.velero.io/backup-volumes says (volume policies come first; put a policy with action fs-backup that "
         "matches this volume before it, or narrow that policy's conditions)",
     ]
-    strict = run_problems(policies, run, Severity.ERROR)
+    strict = run_problems(policies, run.ruleset, run.resources, run.effects, Severity.ERROR)
     assert all(problem.is_error for problem in strict) and len(strict) == 3
     keep = parse_policies("version: v1\nvolumePolicies:\n  - conditions: {pvcLabels: {tier: web}}\n"
                           "    action: {type: skip}\n", "k")
-    assert run_problems(keep, run) == []
+    assert run_problems(keep, run.ruleset, run.resources, run.effects) == []
+
+
+def test_the_pipeline_applies_the_policy_warnings_and_strict_errors() -> None:
+    """``Options.velero_policy``: every command that runs the pipeline reports the same skips."""
+    from postrender.pipeline import Options
+
+    ruleset = load_ruleset([RulesSource(RULES, "r.yaml")])
+    policies = parse_policies("version: v1\nvolumePolicies:\n  - conditions: {volumeTypes: [emptyDir]}\n"
+                              "    action: {type: skip}\n", "p.yaml")
+    run = PostRenderer(ruleset, Options(velero_policy=policies)).render(MANIFEST, "m.yaml")
+    skipped = [p for p in run.problems if "volume policy" in p.message]
+    assert len(skipped) == 2 and not run.failed
+    strict = PostRenderer(ruleset, Options(strict=True, velero_policy=policies)).render(MANIFEST, "m.yaml")
+    assert run.failed is False and strict.failed
+    assert [p.render() for p in strict.problems if "volume policy" in p.message] == \
+        [p.render().replace("warning:", "error:", 1) for p in skipped]

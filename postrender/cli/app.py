@@ -14,7 +14,8 @@ import os
 from typing import Any
 
 import typer
-from typer.completion import completion_init, install_callback, show_callback
+from typer._completion_classes import completion_init  # registers the classes; Typer does it only with add_completion
+from typer.completion import install_callback, show_callback
 
 from postrender.cli import diff, explain, export, fast, lint, presets, schema
 from postrender.cli.common import reported, with_options

@@ -59,7 +59,7 @@ def default_of(entry: Option) -> Any:
 def annotation_of(entry: Option, callback: Callable[..., Any] | None = None) -> Any:
     """``Annotated[type, typer.Option(...)]`` for one entry of the table."""
     if entry.kind == CHOICE:
-        choices: Any = Literal.__getitem__(entry.choices)  # type: ignore[attr-defined]
+        choices: Any = Literal.__getitem__(entry.choices)
         python_type: Any = choices if entry.default is not None else choices | None
     else:
         python_type = _PYTHON_TYPES[entry.kind]
@@ -138,16 +138,6 @@ def _callback(entry: Option, callbacks: Mapping[str, Callable[..., Any]],
     if entry.eager and entry.name not in callbacks:
         raise TypeError(f"{function.__qualname__}: the eager option {entry.name!r} needs a callback")
     return callbacks.get(entry.name)
-
-
-# Typer annotations of single options, for commands that declare their parameters by hand
-# (``lint``). mypy reads the plain types; Typer, at run time, the table's.
-if typing.TYPE_CHECKING:
-    PresetOption = list[str] | None
-    SetOption = list[str] | None
-else:
-    PresetOption = annotation_of(option("presets"))
-    SetOption = annotation_of(option("settings"))
 
 
 # --- manifests and colour ----------------------------------------------------------------

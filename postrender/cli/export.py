@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 app = typer.Typer(
     name="export",
     help="Export the changes the rules make as kustomize patches (Flux, Argo CD, Helmfile).",
-    context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
     rich_markup_mode=None,
 )

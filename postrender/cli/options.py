@@ -18,8 +18,6 @@ This module is on the root command's start-up path: no Typer, no typing at run t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 VALUE = "value"  # one value; given twice, the last one wins (Typer) or Typer decides (fast path)
 REPEATED = "repeated"  # one value each time; every value is kept, in order
 SWITCH = "switch"  # no value: present or not
@@ -30,20 +28,37 @@ FILES = "files"  # complete with the shell's file names
 PRESETS = "presets"  # complete with the names of the shipped presets
 
 
-@dataclass(frozen=True)
 class Option:
-    """One option. ``flags`` are its spellings, the long one first."""
+    """One option, immutable. ``flags`` are its spellings, the long one first.
 
+    A plain class rather than a frozen dataclass: creating a dataclass costs start-up time
+    that Helm pays on every call, and this one is on that path.
+    """
+
+    __slots__ = ("name", "flags", "help", "kind", "metavar", "env", "choices", "default", "complete", "eager")
     name: str
     flags: tuple[str, ...]
     help: str
-    kind: str = VALUE
-    metavar: str = ""
-    env: str = ""  # the environment variable the run reads when the option is absent
-    choices: tuple[str, ...] = ()
-    default: str | None = None  # of a CHOICE
-    complete: str = ""  # FILES, PRESETS, or nothing (a CHOICE completes with its choices)
-    eager: bool = False  # acts during parsing and exits (--version, --show-completion)
+    kind: str
+    metavar: str
+    env: str  # the environment variable the run reads when the option is absent
+    choices: tuple[str, ...]
+    default: str | None  # of a CHOICE
+    complete: str  # FILES, PRESETS, or nothing (a CHOICE completes with its choices)
+    eager: bool  # acts during parsing and exits (--version, --show-completion)
+
+    def __init__(self, name: str, flags: tuple[str, ...], help: str, kind: str = VALUE, metavar: str = "",
+                 env: str = "", choices: tuple[str, ...] = (), default: str | None = None, complete: str = "",
+                 eager: bool = False) -> None:
+        values = (name, flags, help, kind, metavar, env, choices, default, complete, eager)
+        for slot, value in zip(self.__slots__, values, strict=True):
+            object.__setattr__(self, slot, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"an Option is immutable (setting {name!r})")
+
+    def __repr__(self) -> str:
+        return f"Option({self.name!r}, {self.flags!r}, kind={self.kind!r})"
 
     @property
     def help_text(self) -> str:
@@ -74,7 +89,7 @@ OPTIONS: tuple[Option, ...] = (
            env="VELERO_POSTRENDER_MAX_DEPTH"),
     Option("file", ("--file", "-f"), "Read the manifests from FILE instead of stdin ('-' is stdin).", VALUE, "FILE",
            complete=FILES),
-    Option("output", ("--output", "-o"), "Output format: text (tables) or json (one JSON document).", CHOICE,
+    Option("output", ("--output", "-o"), "Output format: text for people, or json: one JSON document for programs.", CHOICE,
            "FORMAT", choices=("text", "json"), default="text"),
     Option("color", ("--color",), "Colour: auto (a terminal without NO_COLOR), always or never.", CHOICE, "WHEN",
            choices=("auto", "always", "never"), default="auto"),

@@ -26,7 +26,8 @@ TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
 if TYPE_CHECKING:
     from typing import Any, Callable, Mapping
 
-    from postrender.pipeline import Run
+    from postrender.filters.merge import Effect
+    from postrender.ruleset.model import RuleSet
     from postrender.stream.resources import Resource
 
 ACTIONS = ("skip", "fs-backup", "snapshot", "custom")
@@ -440,10 +441,11 @@ def skip_problem(policies: ResourcePolicies, decision: Decision, volume: VolumeF
     return Problem(severity, message, location, hint)
 
 
-def run_problems(policies: ResourcePolicies, run: Run, severity: Severity = Severity.WARNING) -> list[Problem]:
-    """Every volume of a changed pod template that the run lists for backup and a policy skips.
+def run_problems(policies: ResourcePolicies, ruleset: RuleSet, resources: list[Resource], effects: list[Effect],
+                 severity: Severity = Severity.WARNING) -> list[Problem]:
+    """Every volume of a changed pod template that the rules list for backup and a policy skips.
 
-    For explain and the root command (``--strict`` makes them errors: pass ``Severity.ERROR``).
+    The pipeline calls it when ``Options.velero_policy`` is set (``--strict`` makes them errors).
     Volumes are looked up in the pod template (after the rules were merged), in a
     StatefulSet's ``volumeClaimTemplates``, and claims in the PersistentVolumeClaims of the same
     stream; only certain verdicts and those that depend on the cluster are reported.
@@ -451,11 +453,11 @@ def run_problems(policies: ResourcePolicies, run: Run, severity: Severity = Seve
     from postrender.filters import velero
     from postrender.filters.podtemplate import TemplateNotFound, find_pod_template
 
-    rules = {rule.name: rule for rule in run.ruleset.rules}
-    claims = {(r.namespace, r.name): r.obj for r in run.resources if r.kind == "PersistentVolumeClaim"}
+    rules = {rule.name: rule for rule in ruleset.rules}
+    claims = {(r.namespace, r.name): r.obj for r in resources if r.kind == "PersistentVolumeClaim"}
     problems: list[Problem] = []
     seen: set[tuple[int, str]] = set()
-    for effect in run.effects:
+    for effect in effects:
         rule = rules.get(effect.rule)
         if rule is None or not effect.changed:
             continue

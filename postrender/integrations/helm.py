@@ -1,4 +1,4 @@
-"""Running as a Helm 4 plugin, where the user never sees our stderr.
+"""Running under Helm, where the user does not see our stderr.
 
 Helm 4 runs a ``postrenderer/v1`` plugin with ``HELM_PLUGIN_NAME`` set and, when it fails,
 swallows its stderr: the user reads only ``plugin "velero-postrender" exited with error``.
@@ -10,6 +10,18 @@ So under Helm 4 a failing run also
 
 The tee sits around the whole command line, so usage errors that the CLI framework prints
 itself (an unknown option in ``--post-renderer-args``) are logged too.
+
+Helm 3 and Helm 4 both drop the stderr of a post-renderer that succeeds, so the warnings of a
+successful run reach the user in two more ways (docs/warnings.md):
+
+- ``WarningCommentWriter`` writes them as YAML comment lines at the top of the first document
+  of the output (``# velero-postrender warning: ...``): comments only, no data changes, and
+  both Helm versions keep them, so they show in ``helm template`` and ``helm get manifest``;
+- ``tell_terminal_warnings`` writes them to the controlling terminal when Helm ran us and
+  stderr is not that terminal already.
+
+Every text that leaves this way is one line (``one_line``): a newline or an escape sequence
+inside a value cannot forge another comment, document or terminal line.
 """
 
 from __future__ import annotations
@@ -18,17 +30,31 @@ import io
 import os
 import sys
 
+from postrender.writers.stream import StreamWriter
+
 TYPE_CHECKING = False  # typing costs start-up time
 if TYPE_CHECKING:
     from pathlib import Path
-    from typing import Callable, TextIO
+    from typing import Callable, Iterable, Mapping, TextIO
+
+    from postrender.errors import Problem
+    from postrender.pipeline import Run
 
 ENV_ERROR_LOG = "VELERO_POSTRENDER_ERROR_LOG"
 ENV_NO_TTY = "VELERO_POSTRENDER_NO_TTY"
+# the variables of plugin mode: this module's, and those the launcher bin/velero-postrender reads
+PLUGIN_ENVIRONMENT = (ENV_ERROR_LOG, ENV_NO_TTY, "VELERO_POSTRENDER_PYTHON", "VELERO_POSTRENDER_VENV",
+                      "VELERO_POSTRENDER_PIP_ARGS")
 LOG_LIMIT = 256 * 1024  # bytes; the log is rotated to error.log.1 beyond this
+WARNING_COMMENT = "# velero-postrender warning: "
+# Helm 3 finds a document's template by the first "# Source: " anywhere in it (helm template --show-only)
+_HELM3_SOURCE = "# Source: "
+# line breaks for YAML, Go or a terminal (C0 but tab, DEL, C1, U+2028/9) and the byte order mark
+_UNSAFE = r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ufeff]"
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\x1b": "\\e"}
 
 
-def under_helm4(environ: dict[str, str] | None = None) -> bool:
+def under_helm4(environ: Mapping[str, str] | None = None) -> bool:
     """Helm 4 sets ``HELM_PLUGIN_NAME`` for plugins; Helm 3 post-renderers never get it."""
     env = os.environ if environ is None else environ
     return bool(env.get("HELM_PLUGIN_NAME"))
@@ -126,3 +152,90 @@ def run_logged(command: Callable[[], object]) -> None:
         if code not in (0, None):
             captured = tee.copy.getvalue() or f"error: {code}\n"
             tell_terminal(captured, write_error_log(captured, code))
+
+
+# --- warnings of a successful run ---------------------------------------------------------
+
+def one_line(text: str) -> str:
+    """``text`` as one safe line: newlines as ``\\n``, ESC as ``\\e``, every other control or
+    line-separator character as ``\\xNN``/``\\uNNNN``. Nothing else changes."""
+    import re  # only when there is something to report
+
+    def escape(found: re.Match[str]) -> str:
+        char = found.group()
+        return _ESCAPES.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
+    return re.sub(_UNSAFE, escape, text)
+
+
+def warning_comments(problems: Iterable[Problem], newline: str = "\n") -> str:
+    """One YAML comment line per problem, ``# velero-postrender warning: WHERE: MESSAGE (HINT)``."""
+    lines: list[str] = []
+    for problem in problems:
+        text = one_line(problem.render()).removeprefix(f"{problem.severity.value}: ")
+        lines.append(WARNING_COMMENT + text.replace(_HELM3_SOURCE, "# Source ") + newline)
+    return "".join(lines)
+
+
+def with_warning_comments(run: Run) -> str:
+    """The run's output with its warnings as comment lines at the top of the first document
+    that has content (after its ``---`` and ``# Source:`` lines, before its first key), so that
+    a parser sees the same data and Helm keeps them with that document. Without such a
+    document (an empty stream) the comments open the stream. Linear in the output's size."""
+    output = run.output
+    warnings = run.warnings
+    if not warnings:
+        return output
+    position = 0
+    newline = "\n"
+    for document in run.documents:
+        offset = document.content_offset
+        if offset is not None:  # the documents before it have no content: their output is their text
+            position += sum(len(line) + 1 for line in document.text.split("\n", offset)[:offset])
+            newline = "\r\n" if "\r\n" in document.text else "\n"
+            break
+        position += len(document.text)
+    else:
+        position = 0
+    if output.startswith("\ufeff", position):  # a byte order mark stays first
+        position += 1
+    return output[:position] + warning_comments(warnings, newline) + output[position:]
+
+
+class WarningCommentWriter(StreamWriter):
+    """The manifest stream (``StreamWriter``) with the run's warnings as comments (``with_warning_comments``)."""
+
+    def write(self, run: Run) -> None:
+        self.write_text(with_warning_comments(run))
+
+
+def launched_by_helm(environ: Mapping[str, str] | None = None) -> bool:
+    """Helm 4 (``HELM_PLUGIN_NAME``), or a parent process named ``helm*`` (Helm 3 runs the
+    post-renderer itself and sets no variable; read from /proc, so Linux only)."""
+    if under_helm4(environ):
+        return True
+    try:
+        with open(f"/proc/{os.getppid()}/comm", encoding="utf-8", errors="replace") as comm:
+            return comm.read().strip().startswith("helm")
+    except OSError:
+        return False
+
+
+def tell_terminal_warnings(problems: list[Problem], environ: Mapping[str, str] | None = None) -> bool:
+    """Best effort: when Helm ran us (and will drop our stderr) and stderr is not the terminal,
+    the warnings also go to the controlling terminal. True when they were written there."""
+    env = os.environ if environ is None else environ
+    if not problems or env.get(ENV_NO_TTY) or not launched_by_helm(env):
+        return False
+    stderr = getattr(sys.stderr, "stream", sys.stderr)  # under Helm 4, the tee's own stream
+    try:
+        if stderr.isatty():
+            return False  # the user reads stderr already
+    except (AttributeError, ValueError):
+        pass
+    try:
+        with open("/dev/tty", "w", encoding="utf-8") as tty:
+            tty.write("".join(f"velero-postrender: {one_line(p.render())}\n" for p in problems))
+    except OSError:
+        return False  # no controlling terminal: CI, Argo CD, a daemon
+    return True

@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
@@ -57,6 +57,7 @@ class TransformerConfig:
     inline: tuple[Mapping[str, Any], ...] = ()
     strict: bool = False
     allow_unmatched: bool = False
+    where: str = ""  # how messages name this resource: "VeleroHooks NAME in kustomization DIR"
 
 
 def plugin_home(environ: Mapping[str, str] | None = None) -> Path:
@@ -99,7 +100,10 @@ def _flag(data: Mapping[str, Any], field: str, where: str, problems: list[Proble
 
 
 def parse_config(data: Any, where: str, root: Path) -> TransformerConfig:
-    """Check a VeleroHooks resource; relative ``rulesFiles`` resolve against ``root``."""
+    """Check a VeleroHooks resource; relative ``rulesFiles`` resolve against ``root``.
+
+    ``where`` names the resource's origin in messages: the kustomization, never the temporary
+    file kustomize hands the plugin (the user cannot open that one)."""
     if not isinstance(data, dict):
         raise PostRenderError([error(f"the transformer config must be a {KIND} mapping", Location(file=where))])
     problems: list[Problem] = []
@@ -109,9 +113,10 @@ def parse_config(data: Any, where: str, root: Path) -> TransformerConfig:
     for unknown in sorted(set(map(str, data)) - KNOWN_FIELDS):
         problems.append(error("unknown field", Location(file=where, field=unknown),
                               f"known: {', '.join(sorted(KNOWN_FIELDS))}"))
-    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    raw_metadata = data.get("metadata")
+    metadata = raw_metadata if isinstance(raw_metadata, dict) else {}
     name = str(metadata.get("name") or KIND)
-    where = f"{where} ({KIND} {name})"
+    where = f"{KIND} {name} in {where}"
     files = _strings(data.get("rulesFiles"), "rulesFiles", where, problems)
     presets = _strings(data.get("presets"), "presets", where, problems)
     raw_set = data.get("set") or {}
@@ -131,7 +136,7 @@ def parse_config(data: Any, where: str, root: Path) -> TransformerConfig:
     if problems:
         raise PostRenderError(problems)
     resolved = tuple(str(root / path) if not os.path.isabs(path) else path for path in files)
-    return TransformerConfig(name, resolved, presets, settings, inline, strict, allow_unmatched)
+    return TransformerConfig(name, resolved, presets, settings, inline, strict, allow_unmatched, where)
 
 
 def transform(config: TransformerConfig, reader: Reader, writer: Writer) -> list[Problem]:
@@ -139,7 +144,8 @@ def transform(config: TransformerConfig, reader: Reader, writer: Writer) -> list
     from postrender.pipeline import Options, PostRenderer
     from postrender.ruleset.sources import RuleInputs, build_ruleset
 
-    inputs = RuleInputs(config.rules_files, config.presets, config.settings, config.inline)
+    inputs = RuleInputs(config.rules_files, config.presets, config.settings, config.inline,
+                        inline_name=config.where or f"{KIND} {config.name}")
     if inputs.empty:
         raise UsageError(f"{KIND} {config.name}: give rules, rulesFiles or presets")
     ruleset = build_ruleset(inputs)
@@ -156,14 +162,18 @@ def run(config_path: str) -> int:
     from postrender.stream.reader import StdinReader, read_file
     from postrender.writers.stream import StreamWriter
 
+    root = Path(os.environ.get("KUSTOMIZE_PLUGIN_CONFIG_ROOT") or os.getcwd())
+    where = f"kustomization {root}"  # config_path is kustomize's temporary copy: never name it
     try:
-        text = read_file(config_path, DEFAULT_LIMITS.max_input_bytes, f"{KIND} config")
         try:
+            text = read_file(config_path, DEFAULT_LIMITS.max_input_bytes, f"{KIND} config")
             data = yaml.safe_load(text)
+        except PostRenderError as exc:
+            raise PostRenderError([replace(p, location=replace(p.location, file=where)) for p in exc.problems]) from None
         except yaml.YAMLError as exc:
-            raise PostRenderError([error(f"cannot read the {KIND} config: {exc}", Location(file=config_path))]) from None
-        root = Path(os.environ.get("KUSTOMIZE_PLUGIN_CONFIG_ROOT") or os.getcwd())
-        config = parse_config(data, config_path, root)
+            raise PostRenderError([error(f"cannot read the {KIND} config: {_yaml_problem(exc)}",
+                                         Location(file=where))]) from None
+        config = parse_config(data, where, root)
         warnings = transform(config, StdinReader(hint=False), StreamWriter(sys.stdout.buffer, helm4=False))
     except PostRenderError as exc:
         print_problems(exc.problems)
@@ -173,6 +183,15 @@ def run(config_path: str) -> int:
         return 2
     print_problems(warnings)
     return 0
+
+
+def _yaml_problem(exc: Exception) -> str:
+    """PyYAML's reason on one line (it spreads it over several, with the text's name)."""
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if problem and mark is not None:
+        return f"{problem} (line {mark.line + 1} of the config as kustomize passed it)"
+    return " ".join(str(exc).split())
 
 
 def install(python: str = sys.executable, environ: Mapping[str, str] | None = None) -> Path:

@@ -151,9 +151,18 @@ def lint(inputs: Sequence[LintInput], settings: Mapping[str, str] | None = None,
 
 
 def _run(check: Check, rules_file: RulesFile, conf: Mapping[str, Any]) -> list[Problem]:
-    if check.scope == "file":
-        return list(check.run(rules_file, conf))
-    return [problem for rule in rules_file.rules() for problem in check.run(rule, conf)]
+    """The problems of one check on one file; a check that breaks is reported, not a traceback."""
+    items: list[Any] = [rules_file] if check.scope == "file" else list(rules_file.rules())
+    problems: list[Problem] = []
+    for item in items:
+        try:
+            problems.extend(check.run(item, conf))
+        except Exception as exc:  # noqa: BLE001 - a bug in one check must not hide the other problems
+            where = Location(file=rules_file.source, line=getattr(item, "line", lambda: None)(),
+                             rule=getattr(item, "name", None))
+            problems.append(error(f"lint check {check.id} failed: {type(exc).__name__}: {exc}", where,
+                                  f"a bug in velero-postrender; --disable {check.id} skips it"))
+    return problems
 
 
 # --- output -------------------------------------------------------------------------------

@@ -98,10 +98,6 @@ def unquote(word: str) -> str:
     return re.sub(r"""\\(.)|['"]""", lambda m: m.group(1) or "", word)
 
 
-def line_at(text: str, offset: int) -> int:
-    return text.count("\n", 0, offset) + 1
-
-
 class _Lines:
     """Line numbers of offsets in one text, in logarithmic time (scripts can be long)."""
 

@@ -65,7 +65,8 @@ def load_ruleset(sources: Sequence[RulesSource], settings: Mapping[str, str] | N
     if any(p.is_error for p in problems):
         raise PostRenderError(problems)
     unused = tuple(sorted(set(settings) - used))
-    return RuleSet(tuple(rules), unused)
+    parameters = tuple(sorted(name for name in used if name not in placeholders.RESOURCE_BUILTINS))
+    return RuleSet(tuple(rules), unused, parameters, tuple(problems))  # no error left: these are warnings
 
 
 def _load_file(data: Any, source: str, settings: Mapping[str, str]) -> tuple[list[Rule], list[Problem], set[str]]:
@@ -87,7 +88,7 @@ def _load_file(data: Any, source: str, settings: Mapping[str, str]) -> tuple[lis
             continue
         rule, rule_problems, rule_used = _load_rule(raw, source, values)
         problems.extend(rule_problems)
-        used |= rule_used & set(settings)
+        used |= rule_used
         if rule is not None:
             rules.append(rule)
     if not data["rules"]:

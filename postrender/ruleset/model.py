@@ -15,6 +15,8 @@ TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
 if TYPE_CHECKING:
     from typing import Any
 
+    from postrender.errors import Problem
+
 
 class Phase(enum.Enum):
     """A Velero hook phase and the prefix of its pod annotations."""
@@ -148,6 +150,8 @@ class Rule:
 class RuleSet:
     rules: tuple[Rule, ...]
     unused_settings: tuple[str, ...] = ()
+    parameters: tuple[str, ...] = ()  # every {{ name }} the rules use: what a --set key could have meant
+    warnings: tuple[Problem, ...] = ()  # found while loading (a file without rules, the environment): runs report them
 
     @property
     def enabled(self) -> tuple[Rule, ...]:

@@ -65,15 +65,16 @@ _EXEC_HOOK = {
 }
 BACKUP_HOOK = obj(
     "A backup hook (pre or post).",
-    {**_EXEC_HOOK, "timeout": string("Go duration, e.g. 30s, 3m, 1h30m.")},
+    {**_EXEC_HOOK, "timeout": string("Positive Go duration the command may run, e.g. 30s, 3m, 1h30m.")},
     one_of=("command", "script"),
 )
 RESTORE_HOOK = obj(
     "A post-restore exec hook.",
     {
         **_EXEC_HOOK,
-        "execTimeout": string("Go duration the command may run."),
-        "waitTimeout": string("Go duration to wait for the container to start."),
+        "execTimeout": string("Positive Go duration the command may run (Velero's default: 30s)."),
+        "waitTimeout": string("Positive Go duration to wait for the container, counted from the pod's creation "
+                              "(so including the file-system restore); unset, Velero waits for ever."),
         "waitForReady": boolean("Wait until the container is ready (Velero >= 1.13)."),
     },
     one_of=("command", "script"),
@@ -85,7 +86,8 @@ INIT_HOOK = obj(
     {
         **_COMMAND,
         "image": string("Image of the init container."),
-        "name": string("Name of the init container."),
+        "name": string("Name of the init container (a DNS-1123 label); leave it out: a fixed name is added "
+                       "again on every restore, so restoring an already restored pod fails."),
     },
     required=("image",),
     one_of=("command", "script"),
@@ -110,7 +112,8 @@ SCRATCH = obj(
     {
         "name": string("Pod volume name.", default="velero-scratch"),
         "mountPath": string("Where it is mounted."),
-        "volume": Spec("volume", "Any pod volume source; default emptyDir: {}."),
+        "volume": Spec("volume", "Any pod volume source; default emptyDir: {}. An emptyDir takes medium "
+                       "(\"\" or Memory) and sizeLimit (a Kubernetes quantity)."),
         "backup": boolean("List it in backup.velero.io/backup-volumes.", default=True),
     },
     required=("mountPath",),

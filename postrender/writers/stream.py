@@ -29,7 +29,10 @@ class StreamWriter:
         self.helm4 = bool(os.environ.get("HELM_PLUGIN_NAME")) if helm4 is None else helm4
 
     def write(self, run: Run) -> None:
-        text = run.output
+        self.write_text(run.output)
+
+    def write_text(self, text: str) -> None:
+        """Write a whole stream (a subclass may write a run's output with additions, e.g. comments)."""
         if self.helm4 and not text.strip():
             text = EMPTY_OUTPUT_FOR_HELM4
         for start in range(0, len(text), _CHUNK):
