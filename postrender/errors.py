@@ -3,12 +3,35 @@
 Stages never print or raise strings built deep inside loops; they return or collect
 ``Problem`` objects, and the edge of the program (CLI, library call) reports them all
 together, one line each. That is how a user sees every mistake of a run at once.
+
+A rendered problem is one line that cannot be forged: names and values quoted in it come
+from rules files, manifests and the command line, so every character that could end the
+line, move the cursor or reorder what the terminal shows (C0 and C1 controls, DEL, the
+Unicode line and paragraph separators, bidirectional overrides, the byte order mark, and
+lone surrogates of undecodable command-line bytes) is written as an escape: ``\\n``,
+``\\r``, ``\\e``, ``\\xNN`` or ``\\uNNNN``. A resource named ``"x\\nerror: y"`` thus
+stays on its line, and an ESC sequence never reaches the terminal raw.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
+
+_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff"
+                     "\ud800-\udfff]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\x1b": "\\e"}
+
+
+def _escape(found: re.Match[str]) -> str:
+    char = found.group()
+    return _ESCAPES.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
+
+def safe_line(text: str) -> str:
+    """``text`` with every character that could break or forge a terminal line escaped."""
+    return _UNSAFE.sub(_escape, text)
 
 
 class Severity(enum.Enum):
@@ -43,7 +66,7 @@ class Location:
             parts.append(f"rule {self.rule!r}")
         if self.field:
             parts.append(self.field)
-        return ": ".join(parts)
+        return safe_line(": ".join(parts))
 
 
 @dataclass(frozen=True)
@@ -62,7 +85,7 @@ class Problem:
         text = f"{self.severity.value}: {where + ': ' if where else ''}{self.message}"
         if self.hint:
             text += f" ({self.hint})"
-        return text
+        return safe_line(text)
 
 
 def error(message: str, location: Location | None = None, hint: str | None = None) -> Problem:

@@ -379,6 +379,7 @@ def test_pipx_installs_the_wheel_without_network(bundle: Path, tmp_path: Path):
 
 # --- the launcher without any network or bundle -----------------------------------------------------
 
+@pytest.mark.slow
 def test_a_failed_pip_install_is_remembered_and_new_settings_retry(tmp_path: Path):
     """The checkout's launcher with pip cut off from every source (--no-index): the first run fails
     and leaves the marker; the next stops at once; other VELERO_POSTRENDER_PIP_ARGS, or --bootstrap, try again."""

@@ -20,7 +20,8 @@ from typer.testing import CliRunner
 
 from postrender.cli.app import app
 from postrender.cli.common import with_options
-from postrender.cli.options import COMMANDS, HELP, OPTIONS, ROOT as ROOT_COMMAND, option, options_of
+from postrender.cli.options import COMMANDS, HELP, OPTIONS, option, options_of
+from postrender.cli.options import ROOT as ROOT_COMMAND
 
 REFERENCE_RULES = EXAMPLES / "reference" / "rules.yaml"
 REFERENCE_MANIFESTS = EXAMPLES / "reference" / "postgresql-8.7.4.yaml"
@@ -50,9 +51,13 @@ def table_options_of(command: Any) -> dict[str, Any]:
 # --- the table itself -------------------------------------------------------------------
 
 def test_names_and_spellings_are_unique_and_well_formed() -> None:
+    """Names are unique; a spelling is unique within each command (two commands may give ``-o``
+    different choices, as two entries)."""
     names = [entry.name for entry in OPTIONS]
-    flags = [flag for entry in OPTIONS for flag in entry.flags]
-    assert len(names) == len(set(names)) and len(flags) == len(set(flags))
+    assert len(names) == len(set(names))
+    for command in COMMANDS:
+        flags = [flag for entry in (*options_of(command), option("help")) for flag in entry.flags]
+        assert len(flags) == len(set(flags)), command
     for entry in OPTIONS:
         assert entry.name.isidentifier(), entry
         assert entry.flags[0].startswith("--") and all(re.fullmatch(r"--[a-z][a-z-]*|-[a-zA-Z]", f) for f in entry.flags)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 import yaml
@@ -143,8 +144,120 @@ def test_resource_placeholders_are_bound_per_resource():
     out = render(STREAM, [ruleset(rule)]).text
     sts = annotations_of(by_kind(out, "StatefulSet")["spec"]["template"])
     dep = annotations_of(by_kind(out, "Deployment")["spec"]["template"])
-    assert json.loads(sts["pre.hook.backup.velero.io/command"])[-1] == "echo prod/rel-db"
-    assert json.loads(dep["pre.hook.backup.velero.io/command"])[-1] == "echo /rel-web"
+    sts_script = json.loads(sts["pre.hook.backup.velero.io/command"])[-1]
+    dep_script = json.loads(dep["pre.hook.backup.velero.io/command"])[-1]
+    assert sts_script == "echo 'prod'/'rel-db'"  # in a script, each value is one quoted shell word
+    assert dep_script == "echo ''/'rel-web'"
+    for script, printed in ((sts_script, "prod/rel-db\n"), (dep_script, "/rel-web\n")):
+        assert subprocess.run(["sh", "-c", script], capture_output=True, text=True).stdout == printed
+
+
+def test_resource_placeholders_outside_scripts_are_plain_text():
+    """Names, paths and command elements get the value as it is; ``| words`` alone as a command
+    element gives one element per word (none for an empty value)."""
+    rule = {"name": "r", "match": {"kinds": ["StatefulSet", "Deployment"]},
+            "scratch": {"name": "{{ resource.name }}-dump", "mountPath": "/backup/{{ resource.namespace }}"},
+            "hooks": {"preBackup": {"command": ["/bin/echo", "{{ resource.name }} x", "{{ resource.namespace | words }}"]}}}
+    out = render(STREAM, [ruleset(rule)]).text
+    for kind, name, namespace, argv in (("StatefulSet", "rel-db", "prod", ["/bin/echo", "rel-db x", "prod"]),
+                                        ("Deployment", "rel-web", "", ["/bin/echo", "rel-web x"])):
+        template = by_kind(out, kind)["spec"]["template"]
+        a = annotations_of(template)
+        assert json.loads(a["pre.hook.backup.velero.io/command"]) == argv
+        assert a["backup.velero.io/backup-volumes"] == f"{name}-dump"
+        assert {"name": f"{name}-dump", "emptyDir": {}} in template["spec"]["volumes"]
+        mounts = [m for c in template["spec"]["containers"] for m in c.get("volumeMounts", [])]
+        assert {"name": f"{name}-dump", "mountPath": f"/backup/{namespace}"} in mounts
+
+
+def test_a_value_is_inserted_once_and_never_read_for_placeholders():
+    rule = {**PG, "hooks": {"preBackup": {"script": "echo {{ x }} {{ resource.name }}"}}}
+    out = render(STREAM, [ruleset(rule, params={"x": "a"})], set_values={"x": "{{ resource.name }} $(id)"}).text
+    a = annotations_of(by_kind(out, "StatefulSet")["spec"]["template"])
+    assert json.loads(a["pre.hook.backup.velero.io/command"])[-1] == "echo '{{ resource.name }} $(id)' 'rel-db'"
+
+
+def test_words_in_a_command_list():
+    rule = {**PG, "hooks": {"preBackup": {"command": ["pg_dump", "{{ flags | words }}", "--file={{ flags }}", "db"]}}}
+    for flags, argv in (("-a  -b", ["pg_dump", "-a", "-b", "--file=-a  -b", "db"]), ("", ["pg_dump", "--file=", "db"])):
+        out = render(STREAM, [ruleset(rule, params={"flags": flags})]).text
+        a = annotations_of(by_kind(out, "StatefulSet")["spec"]["template"])
+        assert json.loads(a["pre.hook.backup.velero.io/command"]) == argv
+    inside = {**PG, "hooks": {"preBackup": {"command": ["pg_dump", "--x={{ flags | words }}"]}}}
+    with pytest.raises(PostRenderError) as caught:
+        render(STREAM, [ruleset(inside, params={"flags": "-a"})])
+    (problem,) = caught.value.problems
+    assert "must be a whole element" in problem.message and problem.location.field == "hooks.preBackup.command[1]"
+
+
+BOUND_RULES = """\
+apiVersion: velero-postrender/v1
+kind: RuleSet
+rules:
+  - name: per-resource
+    match: {kinds: [StatefulSet, Deployment]}
+    scratch:
+      name: "{{ resource.name }}_dump"
+      mountPath: /scratch
+    hooks:
+      preBackup:
+        script: "{{ resource.namespace | words }}"
+        timeout: "{{ resource.namespace }}"
+"""
+
+
+def test_filled_in_values_are_checked_with_their_place(tmp_path):
+    """A volume name, a script or a duration that is invalid only once the resource's name is in:
+    an error at the rules file's line, for that resource; the load itself is fine."""
+    path = tmp_path / "rules.yaml"
+    path.write_text(BOUND_RULES)
+    with pytest.raises(PostRenderError) as caught:
+        render(STREAM, [path])
+    found = {(p.location.resource, p.location.field): p for p in caught.value.problems}
+    volume = found[("StatefulSet prod/rel-db", "scratch.name")]
+    assert "'rel-db_dump' is not a DNS-1123 label" in volume.message
+    assert "after filling in the resource placeholders" in volume.message
+    assert (volume.location.file, volume.location.line, volume.location.rule) == (str(path), 7, "per-resource")
+    assert volume.location.document is not None
+    assert "prod" in found[("StatefulSet prod/rel-db", "hooks.preBackup.timeout")].message
+    assert found[("Deployment rel-web", "hooks.preBackup.script")].message.startswith("script is empty")
+    assert found[("Deployment rel-web", "hooks.preBackup.script")].location.line == 11
+
+
+def test_binding_fills_the_compiled_rule_without_loading_it_again(monkeypatch):
+    from postrender.api import load_rules
+    from postrender.pipeline import PostRenderer
+    from postrender.ruleset import load
+    from postrender.ruleset.model import RuleSet
+
+    rule = {**PG, "scratch": {"name": "{{ resource.name }}", "mountPath": "/s/{{ resource.namespace }}"},
+            "hooks": {"preBackup": {"script": "echo {{ resource.name }}", "timeout": "3m"}}}
+    (compiled,) = load_rules([ruleset(rule)]).rules
+    assert {b.field for b in compiled.bindings} == {"scratch.name", "scratch.mountPath", "hooks.preBackup.script"}
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the loader ran again")
+
+    monkeypatch.setattr(load, "_RuleBuilder", no_loading)
+    monkeypatch.setattr(load, "_load_rule", no_loading)
+    run = PostRenderer(RuleSet((compiled,))).render(STREAM)
+    assert not run.failed
+    (effect,) = run.effects
+    assert effect.volumes == ["rel-db"] and effect.mounts == [("postgresql", "/s/prod")]
+    assert json.loads(effect.annotations["pre.hook.backup.velero.io/command"])[-1] == "echo 'rel-db'"
+    assert compiled.scratch.name == "{{ resource.name }}", "binding copies the rule, never changes it"
+
+
+@pytest.mark.parametrize("field, rule_part", [
+    ("match.names[0]", {"match": {"kinds": ["StatefulSet"], "names": ["{{ resource.name }}"]}}),
+    ("hooks.preBackup.onError", {"hooks": {"preBackup": {"command": ["x"], "onError": "{{ resource.name }}"}}}),
+    ("podTemplate", {"podTemplate": "$.spec.{{ resource.name }}"}),
+])
+def test_resource_placeholders_only_where_they_can_be_bound(field, rule_part):
+    with pytest.raises(PostRenderError) as caught:
+        render(STREAM, [ruleset({**PG, **rule_part})])
+    (problem,) = caught.value.problems
+    assert problem.message == "{{ resource.name }} cannot be used here" and problem.location.field == field
 
 
 def test_shell_variables_pass_through_untouched():

@@ -120,12 +120,12 @@ PRESET_PARAMS = _preset_params()
 
 def _value_for(uses: set[str]) -> Any:
     """Hostile values that the param's other uses still accept (a mount path is absolute; a
-    JSONPath string literal cannot hold a double quote)."""
+    JSONPath string literal cannot hold a double quote or a backslash)."""
     strategy = hostile
     if "mountPath" in uses:
         strategy = strategy.map(lambda v: "/" + v)
     if "jsonpath" in uses:
-        strategy = strategy.filter(lambda v: '"' not in v)
+        strategy = strategy.map(lambda v: v.replace('"', "'").replace("\\", "/"))
     return strategy
 
 

@@ -383,7 +383,7 @@ def test_restore_scripts_exit_0_when_there_is_nothing_to_restore(tmp_path: Path,
     for preset, written in hooks:
         argv = json.loads(written["post.hook.restore.velero.io/command"])
         assert argv[:2] == ["/bin/sh", "-c"]
-        done = subprocess.run([shell, "-c", argv[2]], capture_output=True, text=True, timeout=60,
+        done = subprocess.run([shell, "-c", argv[2]], capture_output=True, text=True, timeout=60, cwd=tmp_path,
                               env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
         assert done.returncode == 0, f"{preset}: {done.stderr}"
         assert "nothing to restore" in done.stdout

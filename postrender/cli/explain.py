@@ -53,18 +53,18 @@ def explain(
     limits = limits_of(max_input_bytes, max_alias_expansion, max_depth)
     # full_parse: the near misses need every resource, not only those the screen lets through
     options = Options(allow_unmatched=True, full_parse=True, limits=limits)
+    inputs = rule_inputs(rules, presets, settings)
     if output == "json":
         json_writer = ExplainJSONWriter()
         try:
-            PostRenderer(build_ruleset(rule_inputs(rules, presets, settings)), options).run(reader_for(file),
-                                                                                           json_writer)
+            PostRenderer(build_ruleset(inputs, limits.max_input_bytes), options).run(reader_for(file), json_writer)
         except PostRenderError as exc:  # the rules or the input could not be read: still one JSON document
             json_writer.write_problems(exc.problems)
         if json_writer.failed:
             raise typer.Exit(1)
         return
     writer = ExplainWriter(use_color(color), wide)
-    PostRenderer(build_ruleset(rule_inputs(rules, presets, settings)), options).run(reader_for(file), writer)
+    PostRenderer(build_ruleset(inputs, limits.max_input_bytes), options).run(reader_for(file), writer)
     assert writer.explanation is not None
     print_problems(writer.explanation.problems)
     if any(p.is_error for p in writer.explanation.problems):

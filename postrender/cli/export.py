@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from postrender.cli.common import limits_of, reader_for, reported, with_options
-from postrender.cli.fast import rule_inputs
+from postrender.cli.fast import rule_inputs, strict_of
 
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
 if TYPE_CHECKING:
@@ -38,8 +38,8 @@ def _run(writer: Writer, rules: list[str] | None, presets: list[str] | None, set
     from postrender.ruleset.sources import build_ruleset
 
     limits = limits_of(max_input_bytes, max_alias_expansion, max_depth)
-    ruleset = build_ruleset(rule_inputs(rules, presets, settings))
-    options = Options(strict=strict, allow_unmatched=allow_unmatched, limits=limits)
+    ruleset = build_ruleset(rule_inputs(rules, presets, settings), limits.max_input_bytes)
+    options = Options(strict=strict_of(strict), allow_unmatched=allow_unmatched, limits=limits)
     run = PostRenderer(ruleset, options).run(reader_for(file), writer)
     print_problems(run.warnings)
     return run

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 
-from postrender.cli.options import CHOICE, REPEATED, SWITCH, run_options
+from postrender.cli.options import CHOICE, OPTIONS, REPEATED, SWITCH, option, run_options
 
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
 if TYPE_CHECKING:
@@ -68,10 +68,27 @@ def parse_root_args(argv: list[str]) -> dict[str, Any] | None:
 
 
 def rule_inputs(rules: list[str] | None, presets: list[str] | None, settings: list[str] | None) -> RuleInputs:
-    """The rules of a run: the flags, merged with the VELERO_POSTRENDER_* environment."""
-    from postrender.ruleset.sources import RuleInputs  # not needed by --help and completion, which pass here
+    """The rules of a run: the flags, merged with the VELERO_POSTRENDER_* environment (a set
+    variable that nothing reads but that is close to one that is read is a warning)."""
+    # not needed by --help and completion, which pass here
+    from postrender.integrations.helm import PLUGIN_ENVIRONMENT
+    from postrender.ruleset.sources import RuleInputs
 
-    return RuleInputs(tuple(rules or ()), tuple(presets or ()), tuple(settings or ())).with_environment()
+    known = (*(entry.env for entry in OPTIONS if entry.env), *PLUGIN_ENVIRONMENT)
+    return RuleInputs(tuple(rules or ()), tuple(presets or ()), tuple(settings or ())).with_environment(known=known)
+
+
+def strict_of(strict: bool, environ: Mapping[str, str] | None = None) -> bool:
+    """``--strict``, else the option's environment variable (``1``/``true``/``yes``; ``0``/``false``/``no``/empty)."""
+    name = option("strict").env
+    value = (os.environ if environ is None else environ).get(name, "").strip().lower()
+    if strict or value in ("1", "true", "yes"):
+        return True
+    if value in ("", "0", "false", "no"):
+        return False
+    from postrender.errors import UsageError  # only for a wrong value
+
+    raise UsageError(f"{name}={value!r}: expected 1, true or yes (or 0, false, no)")
 
 
 def run_root(
@@ -87,21 +104,25 @@ def run_root(
     """The root command: manifests on stdin, manifests on stdout, warnings on stderr.
 
     Raises ``PostRenderError`` or ``UsageError``; stdout is written only after the whole
-    stream was rendered.
+    stream was rendered. Helm drops the stderr of a post-renderer that succeeds, so the
+    warnings also go into the output as comments and, when Helm ran us, to the terminal
+    (``postrender.integrations.helm``; docs/warnings.md).
     """
     # the pipeline is imported by the run only: --help and completion pass through this module
     from postrender.cli.report import print_problems
+    from postrender.integrations.helm import WarningCommentWriter, tell_terminal_warnings
     from postrender.limits import Limits
     from postrender.pipeline import Options, PostRenderer
     from postrender.ruleset.sources import build_ruleset
     from postrender.stream.reader import StdinReader
-    from postrender.writers.stream import StreamWriter
 
     limits = Limits.from_settings(max_input_bytes, max_alias_expansion, max_depth)
-    ruleset = build_ruleset(rule_inputs(rules, presets, settings))
+    strict = strict_of(strict)
+    ruleset = build_ruleset(rule_inputs(rules, presets, settings), limits.max_input_bytes)
     options = Options(strict=strict, allow_unmatched=allow_unmatched, limits=limits, parallel=True)
-    run = PostRenderer(ruleset, options).run(StdinReader(), StreamWriter(sys.stdout.buffer))
+    run = PostRenderer(ruleset, options).run(StdinReader(), WarningCommentWriter(sys.stdout.buffer))
     print_problems(run.warnings)
+    tell_terminal_warnings(run.warnings)
 
 
 def exit_code_of(run: Callable[[], None]) -> int:

@@ -78,7 +78,8 @@ OPTIONS: tuple[Option, ...] = (
            REPEATED, "NAME", env="VELERO_POSTRENDER_PRESETS", complete=PRESETS),
     Option("settings", ("--set", "-s"), "Value of a {{ KEY }} placeholder (repeatable).", REPEATED, "KEY=VALUE",
            env="VELERO_POSTRENDER_SET"),
-    Option("strict", ("--strict",), "A rule that matches nothing is an error.", SWITCH),
+    Option("strict", ("--strict",), "Every warning is an error (a rule that matches nothing, an unused --set key...).",
+           SWITCH, env="VELERO_POSTRENDER_STRICT"),
     Option("allow_unmatched", ("--allow-unmatched",), "Succeed even when no rule matches any resource.", SWITCH),
     Option("max_input_bytes", ("--max-input-bytes",), "Refuse a larger input (default 16Mi).", VALUE, "SIZE",
            env="VELERO_POSTRENDER_MAX_INPUT_BYTES"),
@@ -91,6 +92,8 @@ OPTIONS: tuple[Option, ...] = (
            complete=FILES),
     Option("output", ("--output", "-o"), "Output format: text for people, or json: one JSON document for programs.", CHOICE,
            "FORMAT", choices=("text", "json"), default="text"),
+    Option("diff_output", ("--output", "-o"), "Diff format: unified (per resource), summary (a line each) or json.",
+           CHOICE, "FORMAT", choices=("unified", "summary", "json"), default="unified"),
     Option("color", ("--color",), "Colour: auto (a terminal without NO_COLOR), always or never.", CHOICE, "WHEN",
            choices=("auto", "always", "never"), default="auto"),
     Option("wide", ("--wide", "-w"), "Show annotation values in full.", SWITCH),
@@ -110,7 +113,7 @@ RULES = ("rules", "presets", "settings")
 COMMANDS: dict[str, tuple[str, ...]] = {
     ROOT: (*RULES, "strict", "allow_unmatched", *LIMITS, "version", "show_completion", "install_completion"),
     "explain": (*RULES, "file", "output", "color", "wide", *LIMITS),
-    "diff": (*RULES, "strict", "allow_unmatched", "file", "color", *LIMITS),
+    "diff": (*RULES, "strict", "allow_unmatched", "file", "diff_output", "color", *LIMITS),
     "export kustomize": (*RULES, "strict", "allow_unmatched", "file", *LIMITS),
     "export flux": (*RULES, "strict", "allow_unmatched", "file", *LIMITS),
 }

@@ -5,10 +5,11 @@ leaves that resource as it was."""
 
 from __future__ import annotations
 
-from postrender.errors import Problem, error
+from postrender.errors import Location, Problem, error
 from postrender.filters.merge import Effect, Ledger, apply_rule
 from postrender.filters.podtemplate import TemplateNotFound, find_pod_template
 from postrender.filters.select import select
+from postrender.ruleset.jsonpaths import JSONPathWorkExceeded
 from postrender.ruleset.load import bind_to_resource
 from postrender.ruleset.model import Rule, RuleSet
 from postrender.stream.resources import Resource
@@ -35,6 +36,9 @@ def apply_rules(ruleset: RuleSet, resources: list[Resource]) -> tuple[list[Effec
             except TemplateNotFound as exc:
                 problems.append(error(str(exc), resource.location(rule=rule.name)))
                 continue
+            except JSONPathWorkExceeded as exc:  # the podTemplate's work budget: located at the rule's field
+                raise JSONPathWorkExceeded(exc.expression, exc.limit, Location(
+                    file=rule.source, line=rule.line_of("podTemplate"), rule=rule.name, field="podTemplate")) from None
             effect, rule_problems = apply_rule(bound, resource, template, ledger)
             problems.extend(rule_problems)
             if effect.changed:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from postrender.errors import Location
 from postrender.filters.podtemplate import TemplateNotFound, containers_of, find_pod_template
 from postrender.ruleset.model import Match, Rule, RuleSet
 from postrender.stream.resources import Resource
@@ -81,9 +82,15 @@ def jsonpath_hits(rule: Rule, resources: list[Resource]) -> set[int] | None:
     """Positions of the resources the rule's JSONPath selects (None: the rule has none)."""
     if rule.match.jsonpath is None:
         return None
-    from postrender.ruleset.jsonpaths import top_level_indexes  # jsonpath-ng: only rules with a JSONPath pay its import
+    # jsonpath-ng: only rules with a JSONPath pay its import
+    from postrender.ruleset.jsonpaths import JSONPathWorkExceeded, top_level_indexes
 
-    return top_level_indexes(rule.match.jsonpath, [r.obj for r in resources])
+    try:
+        return top_level_indexes(rule.match.jsonpath, [r.obj for r in resources])
+    except JSONPathWorkExceeded as exc:  # the work budget of one evaluation: located at the rule's field
+        where = Location(file=rule.source, line=rule.field_lines.get("match.jsonpath") or rule.line, rule=rule.name,
+                         field="match.jsonpath")
+        raise JSONPathWorkExceeded(exc.expression, exc.limit, where) from None
 
 
 def select(rule: Rule, resources: list[Resource]) -> list[Resource]:

@@ -11,14 +11,19 @@ So under Helm 4 a failing run also
 The tee sits around the whole command line, so usage errors that the CLI framework prints
 itself (an unknown option in ``--post-renderer-args``) are logged too.
 
-Helm 3 and Helm 4 both drop the stderr of a post-renderer that succeeds, so the warnings of a
-successful run reach the user in two more ways (docs/warnings.md):
+Helm 3 and Helm 4 both drop the stderr of a post-renderer that succeeds, so when Helm runs
+us (``launched_by_helm``) the warnings of a successful run reach the user in two more ways
+(docs/warnings.md):
 
 - ``WarningCommentWriter`` writes them as YAML comment lines at the top of the first document
   of the output (``# velero-postrender warning: ...``): comments only, no data changes, and
-  both Helm versions keep them, so they show in ``helm template`` and ``helm get manifest``;
-- ``tell_terminal_warnings`` writes them to the controlling terminal when Helm ran us and
-  stderr is not that terminal already.
+  both Helm versions keep them, so they show in ``helm template`` and ``helm get manifest``
+  (``VELERO_POSTRENDER_WARNING_COMMENTS`` forces them on or off);
+- ``tell_terminal_warnings`` writes them to the controlling terminal, unless stderr is that
+  terminal already.
+
+In a shell pipe stderr reaches the user, and the output stays byte for byte what the rules
+make of the input.
 
 Every text that leaves this way is one line (``one_line``): a newline or an escape sequence
 inside a value cannot forge another comment, document or terminal line.
@@ -35,16 +40,17 @@ from postrender.writers.stream import StreamWriter
 TYPE_CHECKING = False  # typing costs start-up time
 if TYPE_CHECKING:
     from pathlib import Path
-    from typing import Callable, Iterable, Mapping, TextIO
+    from typing import BinaryIO, Callable, Iterable, Mapping, TextIO
 
     from postrender.errors import Problem
     from postrender.pipeline import Run
 
 ENV_ERROR_LOG = "VELERO_POSTRENDER_ERROR_LOG"
 ENV_NO_TTY = "VELERO_POSTRENDER_NO_TTY"
+ENV_WARNING_COMMENTS = "VELERO_POSTRENDER_WARNING_COMMENTS"  # 1: always, 0: never, else when Helm runs us
 # the variables of plugin mode: this module's, and those the launcher bin/velero-postrender reads
-PLUGIN_ENVIRONMENT = (ENV_ERROR_LOG, ENV_NO_TTY, "VELERO_POSTRENDER_PYTHON", "VELERO_POSTRENDER_VENV",
-                      "VELERO_POSTRENDER_PIP_ARGS")
+PLUGIN_ENVIRONMENT = (ENV_ERROR_LOG, ENV_NO_TTY, ENV_WARNING_COMMENTS, "VELERO_POSTRENDER_PYTHON",
+                      "VELERO_POSTRENDER_VENV", "VELERO_POSTRENDER_PIP_ARGS")
 LOG_LIMIT = 256 * 1024  # bytes; the log is rotated to error.log.1 beyond this
 WARNING_COMMENT = "# velero-postrender warning: "
 # Helm 3 finds a document's template by the first "# Source: " anywhere in it (helm template --show-only)
@@ -180,14 +186,14 @@ def warning_comments(problems: Iterable[Problem], newline: str = "\n") -> str:
 def with_warning_comments(run: Run) -> str:
     """The run's output with its warnings as comment lines at the top of the first document
     that has content (after its ``---`` and ``# Source:`` lines, before its first key), so that
-    a parser sees the same data and Helm keeps them with that document. Without such a
-    document (an empty stream) the comments open the stream. Linear in the output's size."""
+    a parser sees the same data and Helm keeps them with that document. A stream without such
+    a document is left as it is: empty input gives empty output (and Helm 4 drops documents
+    made of comments only). Linear in the output's size."""
     output = run.output
     warnings = run.warnings
     if not warnings:
         return output
     position = 0
-    newline = "\n"
     for document in run.documents:
         offset = document.content_offset
         if offset is not None:  # the documents before it have no content: their output is their text
@@ -196,29 +202,52 @@ def with_warning_comments(run: Run) -> str:
             break
         position += len(document.text)
     else:
-        position = 0
+        return output
     if output.startswith("\ufeff", position):  # a byte order mark stays first
         position += 1
     return output[:position] + warning_comments(warnings, newline) + output[position:]
 
 
 class WarningCommentWriter(StreamWriter):
-    """The manifest stream (``StreamWriter``) with the run's warnings as comments (``with_warning_comments``)."""
+    """The manifest stream (``StreamWriter``), with the run's warnings as comments
+    (``with_warning_comments``) when ``comments`` (None: ``warning_comments_wanted()``)."""
+
+    def __init__(self, out: BinaryIO, helm4: bool | None = None, comments: bool | None = None):
+        super().__init__(out, helm4)
+        self.comments = comments
 
     def write(self, run: Run) -> None:
-        self.write_text(with_warning_comments(run))
+        wanted = self.comments if self.comments is not None else bool(run.warnings) and warning_comments_wanted()
+        self.write_text(with_warning_comments(run) if wanted else run.output)
+
+
+def warning_comments_wanted(environ: Mapping[str, str] | None = None) -> bool:
+    """``VELERO_POSTRENDER_WARNING_COMMENTS`` (``1``/``true``/``yes`` or ``0``/``false``/``no``),
+    else whether Helm runs us."""
+    env = os.environ if environ is None else environ
+    value = env.get(ENV_WARNING_COMMENTS, "").strip().lower()
+    if value in ("1", "true", "yes"):
+        return True
+    if value in ("0", "false", "no"):
+        return False
+    return launched_by_helm(env)
 
 
 def launched_by_helm(environ: Mapping[str, str] | None = None) -> bool:
-    """Helm 4 (``HELM_PLUGIN_NAME``), or a parent process named ``helm*`` (Helm 3 runs the
-    post-renderer itself and sets no variable; read from /proc, so Linux only)."""
-    if under_helm4(environ):
-        return True
+    """Helm 4 (``HELM_PLUGIN_NAME``), or a parent process whose name starts with ``helm``: Helm 3
+    runs the post-renderer itself and sets no variable (nor do helmfile, Argo CD or Flux's
+    helm-controller, which run Helm's code in a process of that name)."""
+    return under_helm4(environ) or parent_process_name().startswith("helm")
+
+
+def parent_process_name() -> str:
+    """The parent's command name from /proc (Linux); empty when unknown. No ``ps`` elsewhere:
+    the post-renderer starts no process (on macOS, Helm 3 users set VELERO_POSTRENDER_WARNING_COMMENTS=1)."""
     try:
         with open(f"/proc/{os.getppid()}/comm", encoding="utf-8", errors="replace") as comm:
-            return comm.read().strip().startswith("helm")
+            return comm.read().strip()
     except OSError:
-        return False
+        return ""
 
 
 def tell_terminal_warnings(problems: list[Problem], environ: Mapping[str, str] | None = None) -> bool:

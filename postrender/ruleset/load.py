@@ -6,7 +6,6 @@ Order of work for each rule: structure (``schema.validate``), placeholders (para
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 
 from postrender.errors import Location, PostRenderError, Problem, error, warning
@@ -24,6 +23,7 @@ from postrender.ruleset.model import (
     Scratch,
     Template,
 )
+from postrender.ruleset.regex import compile_pattern
 from postrender.ruleset.schema import FALSE_WORDS, RULESET, TRUE_WORDS, dns_label_problem, validate
 from postrender.ruleset.yamlfile import line_of, load_rules_text
 
@@ -202,9 +202,10 @@ class _RuleBuilder:
         images = []
         for index, pattern in enumerate(raw.get("images") or ()):
             try:
-                images.append(re.compile(pattern))
-            except re.error as exc:
-                self.fail(f"invalid regular expression {pattern!r}: {exc}", "match", "images", index)
+                images.append(compile_pattern(pattern))  # RE2: linear time, Go's syntax (ruleset.regex)
+            except ValueError as exc:
+                self.fail(f"invalid regular expression {pattern!r} (RE2 syntax, as Go's regexp): {exc}",
+                          "match", "images", index)
         expression = raw.get("jsonpath")
         if expression is not None:
             self.jsonpath(expression, "match", "jsonpath")
@@ -477,6 +478,8 @@ def _same_marks(original: Any, content: Any) -> Any:
         return content
     copy = type(original)(content)
     copy.__dict__.update(getattr(original, "__dict__", {}))
+    if isinstance(content, list) and len(content) != len(original):  # a command list whose | words changed its length
+        copy.lines = {index: line for index, line in getattr(original, "lines", {}).items() if index < len(content)}
     return copy
 
 

@@ -8,7 +8,6 @@ quoting) in a ``Binding`` that says where the filled-in value goes in the ``Rule
 from __future__ import annotations
 
 import enum
-import re
 from dataclasses import dataclass, field
 
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
@@ -16,6 +15,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from postrender.errors import Problem
+    from postrender.ruleset.regex import Pattern
 
 
 class Phase(enum.Enum):
@@ -115,7 +115,7 @@ class Match:
     names: tuple[str, ...] = ()
     namespaces: tuple[str, ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
-    images: tuple[re.Pattern[str], ...] = ()
+    images: tuple[Pattern, ...] = ()  # RE2 (postrender.ruleset.regex)
     jsonpath: str | None = None
 
 

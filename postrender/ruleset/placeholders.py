@@ -23,7 +23,7 @@ from postrender.ruleset.model import Quoting, Slot, Template
 
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
 if TYPE_CHECKING:
-    from typing import Any, Literal, Mapping
+    from typing import Literal, Mapping
 
     Context = Literal["text", "script", "argv"]
 
@@ -47,20 +47,6 @@ class Issue:
 
     def __repr__(self) -> str:
         return f"Issue({self.message!r})"
-
-
-def names_in(value: Any) -> set[str]:
-    """Every placeholder name used anywhere in a nested value."""
-    found: set[str] = set()
-    if isinstance(value, str):
-        found.update(match.group(1) for match in PLACEHOLDER.finditer(value))
-    elif isinstance(value, dict):
-        for item in value.values():
-            found |= names_in(item)
-    elif isinstance(value, list):
-        for item in value:
-            found |= names_in(item)
-    return found
 
 
 # --- quoting ---------------------------------------------------------------------------------
@@ -202,13 +188,14 @@ _COMMAND_STARTERS = frozenset({"then", "do", "else", "elif", "if", "while", "unt
 
 
 class _Frame:
-    __slots__ = ("kind", "depth", "cases", "command")
+    __slots__ = ("kind", "depth", "cases", "command", "word_start")
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, start: int):
         self.kind = kind
         self.depth = 0  # open ( in a command frame, open ( in $((...))
         self.cases: list[str] = []  # per open ``case``: subject, in, pattern or body
         self.command = True  # the next word is in command position
+        self.word_start = start  # where the current word began (command frames)
 
 
 class _Unreadable(Exception):
@@ -230,7 +217,7 @@ class _Scanner:
         self.starts = starts
         self.found: dict[int, str] = {}
         self.seen: set[int] = set()
-        self.stack = [_Frame("command")]
+        self.stack = [_Frame("command", 0)]
         self.heredocs: list[tuple[str, bool]] = []  # (delimiter, strip leading tabs)
         self.handlers = {"command": self.command, "double": self.double, "brace": self.brace, "arith": self.arith,
                          "backquote": self.backquote}
@@ -281,24 +268,29 @@ class _Scanner:
     # --- outside quotes ---------------------------------------------------------------------
 
     def command(self, frame: _Frame, position: int) -> int:
+        if self.text[position] in _SEPARATORS:
+            self.word_ends(frame, position)
+            frame.word_start = self.separator(frame, position)
+            return frame.word_start
+        return self.word_part(frame, position)
+
+    def word_part(self, frame: _Frame, position: int) -> int:
         text = self.text
         char = text[position]
-        if char in _SEPARATORS:
-            self.word_ends(frame, position)
         if char == "\\":
             return self.escape(position, None)
         if char == "'":
             return self.single(position, "inside single quotes")
         if char == '"':
-            self.stack.append(_Frame("double"))
+            self.stack.append(_Frame("double", position + 1))
             return position + 1
         if char == "`":
-            self.stack.append(_Frame("backquote"))
+            self.stack.append(_Frame("backquote", position + 1))
             return position + 1
         if char == "$":
             return self.dollar(position, in_command=True)
         if char == "#":
-            if position == 0 or text[position - 1] in _SEPARATORS:
+            if position == frame.word_start:  # a word that starts with # is a comment
                 end = text.find("\n", position)
                 end = len(text) if end < 0 else end
                 self.mark(position, end, "in a comment")
@@ -308,6 +300,12 @@ class _Scanner:
             if text.startswith("<<", position) and not text.startswith("<<<", position):
                 return self.heredoc_start(position + 2)
             return position + 1
+        return position + 1
+
+    def separator(self, frame: _Frame, position: int) -> int:
+        """A blank, newline, ``;``, ``&``, ``|``, ``(`` or ``)`` outside quotes; where the next word starts."""
+        text = self.text
+        char = text[position]
         if char == "\n":
             frame.command = True
             return self.heredoc_bodies(position + 1) if self.heredocs else position + 1
@@ -341,13 +339,9 @@ class _Scanner:
 
     def word_ends(self, frame: _Frame, position: int) -> None:
         """Keyword bookkeeping for the word that ends at ``position`` (if one does)."""
-        text = self.text
-        start = position
-        while start > 0 and text[start - 1] not in _SEPARATORS:
-            start -= 1
-        if start == position:
+        if frame.word_start >= position:
             return
-        word = text[start:position]
+        word = self.text[frame.word_start:position]
         state = frame.cases[-1] if frame.cases else None
         if state == "subject":
             frame.cases[-1] = "in"
@@ -386,13 +380,13 @@ class _Scanner:
             self.mark(position + 1, position + 2, "right after $")
             return self.starts[position + 1]
         if text.startswith("$((", position):
-            self.stack.append(_Frame("arith"))
+            self.stack.append(_Frame("arith", position + 3))
             return position + 3
         if text.startswith("$(", position):
-            self.stack.append(_Frame("command"))
+            self.stack.append(_Frame("command", position + 2))
             return position + 2
         if text.startswith("${", position):
-            self.stack.append(_Frame("brace"))
+            self.stack.append(_Frame("brace", position + 2))
             return position + 2
         if in_command and text.startswith("$'", position):
             return self.single(position + 1, "inside $'...'", escapes=True)
@@ -448,7 +442,7 @@ class _Scanner:
             self.stack.pop()
             return position + 1
         if char == "`":
-            self.stack.append(_Frame("backquote"))
+            self.stack.append(_Frame("backquote", position + 1))
             return position + 1
         return self.dollar(position, in_command=False)
 
@@ -464,10 +458,10 @@ class _Scanner:
                 return self.single(position, _WHERE["brace"])
             return position + 1
         if char == '"':
-            self.stack.append(_Frame("double"))
+            self.stack.append(_Frame("double", position + 1))
             return position + 1
         if char == "`":
-            self.stack.append(_Frame("backquote"))
+            self.stack.append(_Frame("backquote", position + 1))
             return position + 1
         return self.dollar(position, in_command=False)
 
@@ -488,7 +482,7 @@ class _Scanner:
         if char == "\\":
             return self.escape(position, _WHERE["arith"])
         if char == "`":
-            self.stack.append(_Frame("backquote"))
+            self.stack.append(_Frame("backquote", position + 1))
             return position + 1
         return self.dollar(position, in_command=False)
 

@@ -90,6 +90,10 @@ def parse_settings(settings: Sequence[str]) -> dict[str, str]:
     """``KEY=VALUE`` strings to a mapping; a malformed one is a usage error."""
     values: dict[str, str] = {}
     for item in settings:
+        if not item.isascii() and any("\udc80" <= char <= "\udcff" for char in item):
+            shown = repr(item.encode("utf-8", "surrogateescape"))[1:]  # the bytes as given: 'a=\xff'
+            raise UsageError(f"--set {shown}: holds bytes that are not UTF-8 (from the command line or {ENV_SET}); "
+                             "the manifests are UTF-8 text")
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"--set {item!r}: expected KEY=VALUE")
@@ -97,27 +101,34 @@ def parse_settings(settings: Sequence[str]) -> dict[str, str]:
     return values
 
 
-def read_sources(inputs: RuleInputs) -> list[RulesSource]:
-    """The text of every rules file and preset; missing ones are reported together."""
+def read_sources(inputs: RuleInputs, max_bytes: int | None = None) -> list[RulesSource]:
+    """The text of every rules file and preset, each read through the bounded reader (at most
+    ``max_bytes``, by default the input limit of ``--max-input-bytes``'s variable or its
+    default); missing and unreadable ones are reported together."""
     import yaml
 
+    from postrender.stream.reader import read_file
+
+    if max_bytes is None:
+        from postrender.limits import Limits
+
+        max_bytes = Limits.from_settings().max_input_bytes
     sources: list[RulesSource] = []
     problems: list[Problem] = []
     for path in inputs.rules:
         try:
-            with open(path, encoding="utf-8") as handle:
-                sources.append(RulesSource(handle.read(), path))
-        except FileNotFoundError:
-            problems.append(error("rules file not found", Location(file=path)))
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(error(f"cannot read rules file: {exc}", Location(file=path)))
+            sources.append(RulesSource(read_file(path, max_bytes, "rules file"), path))
+        except PostRenderError as exc:
+            problems.extend(exc.problems)
     for name in inputs.presets:
         found = preset_file(name)
         if found is None:
             problems.append(error(f"no preset named {name!r}", Location(file=f"preset:{name}"), preset_hint(name)))
             continue
-        with open(found, encoding="utf-8") as handle:
-            sources.append(RulesSource(handle.read(), f"preset:{name}"))
+        try:
+            sources.append(RulesSource(read_file(found, max_bytes, "preset"), f"preset:{name}"))
+        except PostRenderError as exc:
+            problems.extend(exc.problems)
     for number, data in enumerate(inputs.inline, 1):
         name = inputs.inline_name or f"<inline rules {number}>"
         if inputs.inline_name and len(inputs.inline) > 1:
@@ -137,7 +148,7 @@ def preset_hint(name: str) -> str:
     return f"available: {', '.join(names) or '(none)'}"
 
 
-def build_ruleset(inputs: RuleInputs) -> RuleSet:
+def build_ruleset(inputs: RuleInputs, max_bytes: int | None = None) -> RuleSet:
     """Read and validate all rules of a run; no rules at all is a usage error (exit 2).
 
     The warnings about the inputs (``RuleInputs.warnings``) join those of loading the rules in
@@ -148,7 +159,7 @@ def build_ruleset(inputs: RuleInputs) -> RuleSet:
             f"no rules given: pass --rules FILE or --preset NAME (or set {ENV_RULES} / {ENV_PRESETS})"
         )
     settings = parse_settings(inputs.settings)
-    ruleset = load_ruleset(read_sources(inputs), settings)
+    ruleset = load_ruleset(read_sources(inputs, max_bytes), settings)
     if inputs.warnings:
         ruleset = replace(ruleset, warnings=tuple(inputs.warnings) + tuple(ruleset.warnings))
     return ruleset

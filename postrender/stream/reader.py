@@ -2,8 +2,9 @@
 
 Every entry point (the root command, ``diff``, ``explain``, the kustomize plugin, the library)
 reads through a ``Reader``, so the size limit and the UTF-8 check are the same everywhere:
-no reader ever holds more than ``max_bytes + 1`` bytes of its source. Rules files use the
-same ``read_file`` (``postrender.ruleset.sources``).
+no reader ever holds more than ``max_bytes + 1`` bytes of its source, and a NUL byte ends
+the read at once. Rules files, presets, Velero policy files and kustomize configurations use
+the same ``read_file`` (``postrender.ruleset.sources``, ``postrender.lint.run``).
 """
 
 from __future__ import annotations
@@ -27,20 +28,37 @@ if TYPE_CHECKING:
 
 
 LIMIT_HINT = "raise the limit with --max-input-bytes or VELERO_POSTRENDER_MAX_INPUT_BYTES"
+CHUNK = 1 << 20  # bytes read at a time
 
 
 def read_bounded(stream: IO[bytes], max_bytes: int, name: str = "<stdin>") -> bytes:
-    """Read a whole binary stream, but never more than ``max_bytes`` (+1 to tell it was more)."""
+    """Read a whole binary stream, but never more than ``max_bytes`` (+1 to tell it was more).
+
+    The stream is read in chunks of at most ``CHUNK`` bytes, and a NUL byte (which no YAML
+    stream may hold: ``/dev/zero``, a binary file given by mistake) is refused as soon as its
+    chunk arrives, so an endless or binary source costs one chunk of memory and a moment,
+    not the whole input limit.
+    """
     chunks: list[bytes] = []
     size = 0
     while size <= max_bytes:
-        chunk = stream.read(max_bytes + 1 - size)
+        chunk = stream.read(min(CHUNK, max_bytes + 1 - size))
         if not chunk:
             break
+        if b"\0" in chunk:
+            refuse_nul(b"".join(chunks) + chunk, name)
         chunks.append(chunk)
         size += len(chunk)
     check_size(size, max_bytes, name)
     return b"".join(chunks)
+
+
+def refuse_nul(raw: bytes, name: str) -> None:
+    """Refuse a stream holding a NUL byte, with its offset and line (no YAML stream holds one)."""
+    at = raw.find(b"\0")
+    if at >= 0:
+        raise PostRenderError([error(f"input holds a NUL byte at offset {at}: not a YAML stream (a binary file?)",
+                                     Location(file=name, line=raw.count(b"\n", 0, at) + 1))])
 
 
 def check_size(size: int, max_bytes: int, name: str = "<stdin>") -> None:
@@ -51,7 +69,8 @@ def check_size(size: int, max_bytes: int, name: str = "<stdin>") -> None:
 
 
 def decode(raw: bytes, name: str = "<stdin>") -> str:
-    """Decode the stream as UTF-8, refusing other bytes with the line they sit on."""
+    """Decode the stream as UTF-8, refusing other bytes (and NUL) with the line they sit on."""
+    refuse_nul(raw, name)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:

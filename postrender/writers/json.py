@@ -1,4 +1,4 @@
-"""JSON output for programs: ``explain -o json`` (and, through ``problem_to_json``, ``lint -o json``).
+"""JSON output for programs: ``explain -o json``; ``problem_to_json`` also serves ``lint`` and ``diff``.
 
 The shapes are documented in docs/cli.md and versioned by their ``"version"`` key: a key is
 never renamed or removed within a version, keys may be added. Every key is always present
