@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "helm3"
 PRESETS = ["postgresql", "mysql", "mariadb", "mongodb", "redis"]
 KUSTOMIZE_MAX_SIZE = 10
+DIFF_MAX_SIZE = 10  # the diff row stands beside the root command at x1 and x10
 ROUND_TRIP = (
     "import sys, yaml\n"
     "docs = yaml.load_all(sys.stdin, Loader=yaml.CSafeLoader)\n"
@@ -92,8 +93,8 @@ def install_in_venv(work: Path) -> list[str]:
 COMMAND: list[str] = [sys.executable, "-m", "postrender"]
 
 
-def postrender_argv(presets: list[str]) -> list[str]:
-    argv = [*COMMAND, "--allow-unmatched", "--max-input-bytes", "1Gi"]
+def postrender_argv(presets: list[str], command: tuple[str, ...] = ()) -> list[str]:
+    argv = [*COMMAND, *command, "--allow-unmatched", "--max-input-bytes", "1Gi"]
     for name in presets:
         argv += ["--preset", name]
     return argv
@@ -126,6 +127,9 @@ def run(sizes: list[int], repeats: int, work: Path, presets: list[str]) -> list[
             f"velero-postrender ({len(presets)} presets)": (postrender_argv(presets), None),
             "libyaml load_all+dump_all": ([sys.executable, "-c", ROUND_TRIP], None),
         }
+        if size <= DIFF_MAX_SIZE:  # per changed resource: linear, but it is no target of its own
+            variants[f"diff: velero-postrender diff ({len(presets)} presets)"] = (
+                postrender_argv(presets, ("diff",)), None)
         if kubectl and size <= KUSTOMIZE_MAX_SIZE:  # it grows faster than linearly: x50 takes minutes
             kdir = work / f"kustomize-x{size}"
             kdir.mkdir(exist_ok=True)

@@ -10,12 +10,15 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import EXAMPLES, ROOT, run_cli
 from typer.testing import CliRunner
 
 from postrender.cli.app import app
 from postrender.cli.common import ColorMode, use_color
 from postrender.ruleset.presets import preset_names, preset_path
+from postrender.stream.emit import dump_data
+from postrender.stream.split import split
 from postrender.writers.diff import unified_diff
 
 REFERENCE_RULES = EXAMPLES / "reference" / "rules.yaml"
@@ -367,22 +370,32 @@ def apply_unified(before: str, patch: str) -> str:
     return "".join(out + old[position:])
 
 
-def test_diff_reference_is_a_unified_diff_that_reproduces_the_output(runner: CliRunner) -> None:
+REFERENCE_HEADER = "--- StatefulSet postgresql-postgresql (input, document 4)\n"
+
+
+def normalised(text: str) -> str:
+    """A document's data as the diff shows it: parsed, then dumped by the project's dumper."""
+    return dump_data(yaml.safe_load(text))
+
+
+def test_diff_reference_is_a_per_resource_diff_of_the_data(runner: CliRunner) -> None:
     result = runner.invoke(app, ["diff", "-r", str(REFERENCE_RULES)], input=manifests())
     assert result.exit_code == 0, result.output
     patch = result.stdout
-    assert patch.startswith("--- <stdin> (input)\n+++ output\n@@ ")
+    assert patch.startswith(REFERENCE_HEADER + "+++ StatefulSet postgresql-postgresql (output)\n@@ ")
+    assert patch.count("\n--- ") == 0, "one changed resource: one header"
     assert "+        pre.hook.backup.velero.io/timeout: 3m\n" in patch
     assert not ANSI.search(patch)
     rendered = run_cli(["--rules", str(REFERENCE_RULES)], stdin=manifests()).stdout.decode()
-    assert apply_unified(manifests(), patch) == rendered
+    before, after = split(manifests())[3].text, split(rendered)[3].text
+    assert apply_unified(normalised(before), patch) == normalised(after)
 
 
 def test_diff_coloured(runner: CliRunner) -> None:
     result = runner.invoke(app, ["diff", "-r", str(REFERENCE_RULES), "--color", "always"], input=manifests())
     assert result.exit_code == 0
     assert "\x1b[32m+        pre.hook.backup.velero.io/timeout: 3m\x1b[0m" in result.stdout
-    assert "\x1b[1m--- <stdin> (input)\x1b[0m" in result.stdout
+    assert f"\x1b[1m{REFERENCE_HEADER.rstrip()}\x1b[0m" in result.stdout
 
 
 def test_diff_without_changes_exits_0_with_a_note(runner: CliRunner) -> None:
@@ -404,7 +417,9 @@ def test_diff_follows_the_root_command_on_unmatched_rules(runner: CliRunner, tmp
 def test_diff_as_a_subprocess_with_file() -> None:
     result = run_cli(["diff", "-r", str(REFERENCE_RULES), "-f", str(REFERENCE_MANIFESTS)])
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith(f"--- {REFERENCE_MANIFESTS} (input)\n+++ output\n".encode())
+    assert result.stdout.startswith(REFERENCE_HEADER.encode())
+    summary = run_cli(["diff", "-r", str(REFERENCE_RULES), "-f", str(REFERENCE_MANIFESTS), "-o", "summary"])
+    assert summary.stdout == b"StatefulSet postgresql-postgresql  +15 -0\n"
 
 
 def test_unified_diff_marks_a_missing_final_newline() -> None:

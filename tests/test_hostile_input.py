@@ -214,11 +214,14 @@ def test_quoted_numbers_and_yaml11_booleans_are_kept_in_a_changed_document():
 
 
 def test_odd_scalars_load_as_plain_values_for_matching():
-    """The source forms live beside the data: the values are exactly what a YAML 1.1 reader gets."""
+    """The source forms live beside the data: the values are exactly what a YAML 1.1 reader gets,
+    and keys what the API server's JSON holds (``on:`` is the key ``"true"``)."""
     text = "a: 0755\nb: yes\nc: [on, ~, 0x1F]\non: key\nd: '0755'\n"
     document = split(text)[0]
     assert parse_document(document) is None
-    assert document.data == yaml.safe_load(text)
+    expected = yaml.safe_load(text)
+    expected["true"] = expected.pop(True)
+    assert document.data == expected
     assert [type(v) for v in document.data["c"]] == [bool, type(None), int]
 
 
@@ -334,9 +337,14 @@ def test_tags_that_would_construct_objects_are_refused_in_rules(tmp_path):
     ("!!bool maybe", "invalid !!bool value 'maybe'"),
     ("!!int x", "invalid literal for int()"),
     ("!!float x", "could not convert string to float"),
-    ("!!set [1]", "expected a mapping node"),
+    ("!!set [1]", "'set' needs a mapping node, not a sequence"),
+    ("!!omap {a: 1}", "'omap' needs a sequence node, not a mapping"),
+    ("!!binary aGk", "invalid !!binary value: not base64"),
+    ("!!timestamp 2001-02-03T10:00:00", "invalid !!timestamp value '2001-02-03T10:00:00'"),
+    ("{<<: 1}", "a merge key (<<) needs a mapping or a list of mappings"),
+    ("{~: 1}", "found a null key"),
     ("!!binary [1]", "expected a scalar node"),
-    ('!!timestamp "2001-02-30"', "day is out of range for month"),
+    ('!!timestamp "2001-02-30"', "invalid !!timestamp value '2001-02-30'"),
     ("{[a]: 1}", "found unhashable key"),
 ])
 def test_standard_tags_with_invalid_values_are_located_problems(rules_file, value, message):

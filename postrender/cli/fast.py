@@ -159,8 +159,87 @@ def _dispatch() -> None:
     sys.exit(exit_code_of(lambda: run_root(**keywords)))
 
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT: what a shell reports for a command stopped with Ctrl-C
+
+
+def _guarded_dispatch() -> None:
+    """``_dispatch`` with what the process meets turned into exit codes, never a traceback:
+    Ctrl-C exits 130, and a failed write (a full disk, a closed or broken stdout) is one
+    error line and exit 1. Standard output is flushed here, so that a failed write surfaces
+    while it can still be reported (at interpreter exit it could only be a traceback)."""
+    try:
+        try:
+            _dispatch()
+        finally:
+            if sys.stdout is not None:
+                sys.stdout.flush()
+    except KeyboardInterrupt:
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    except OSError as exc:  # the reads report their own errors: this is a write of the output
+        _discard_stdout()
+        _say(f"error: {exc.filename or 'cannot write the output'}: {exc.strerror or exc}\n")
+        raise SystemExit(EXIT_PROBLEM) from None
+
+
+def _say(text: str) -> None:
+    """Best effort to stderr (which may itself be full or gone)."""
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _discard_stdout() -> None:
+    """Point fd 1 at /dev/null, so that what is left in stdout's buffer cannot fail again at exit."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.close(null)
+    except OSError:
+        pass
+
+
+def _open_standard_streams() -> bool:
+    """Give closed standard streams (``<&-``, ``>&-``, ``2>&-``) /dev/null, so that no file the run
+    opens takes their place; False when stdout was closed (nowhere to write the result).
+
+    Python leaves ``sys.stdin``/``sys.stdout``/``sys.stderr`` None for a closed descriptor: a
+    closed stdin stays None (the readers report it: "standard input is closed"), stderr writes
+    to /dev/null.
+    """
+    if sys.stdin is not None and sys.stdout is not None and sys.stderr is not None:
+        return True
+    for descriptor, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        if getattr(sys, name) is None:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != descriptor:
+                os.dup2(null, descriptor)
+                os.close(null)
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # for the rest of the process
+    return sys.stdout is not None
+
+
 def main() -> None:
-    """Console-script entry point (under Helm 4, failures also go to the error log: postrender.integrations.helm)."""
+    """Console-script entry point (under Helm 4, failures also go to the error log: postrender.integrations.helm).
+
+    Process conditions (docs/security.md): a stdout closed early (``| head -1``) ends the
+    process quietly by SIGPIPE, as it ends ``cat`` or ``grep`` (a shell reports 141); a closed
+    stdin or stdout, or a write that fails (``> /dev/full``), is one error line and exit 1;
+    Ctrl-C exits 130; SIGTERM ends the run at once with nothing on stdout, or, when it comes
+    while the stream is written, right after the last byte (``writers.stream``).
+    """
+    if TYPE_CHECKING:
+        import signal as _signal
+    else:
+        import _signal  # the C module: the signal package builds enums, start-up time Helm pays on every call
+
+    if hasattr(_signal, "SIGPIPE"):
+        _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)  # Python ignores SIGPIPE and raises BrokenPipeError
+    if not _open_standard_streams():
+        _say("error: standard output is closed: nowhere to write the result (redirect it, e.g. > out.yaml)\n")
+        sys.exit(EXIT_PROBLEM)
     from postrender.integrations.helm import run_logged
 
-    run_logged(_dispatch)
+    run_logged(_guarded_dispatch)

@@ -113,14 +113,15 @@ def _header(exit_code: int | str | None) -> str:
 
 def write_error_log(text: str, exit_code: int | str | None, path: Path | None = None) -> Path | None:
     """Append one failure to the log (rotating it when large); ``None`` when it cannot be written."""
-    target = path or error_log_path()
     try:
+        target = path or error_log_path()  # RuntimeError: no home directory (HOME unset, no passwd entry)
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists() and target.stat().st_size > LOG_LIMIT:
             os.replace(target, target.with_name(target.name + ".1"))
-        with open(target, "a", encoding="utf-8") as log:
+        # backslashreplace: arguments that are not UTF-8 (surrogateescape'd by Python) are logged as \xNN
+        with open(target, "a", encoding="utf-8", errors="backslashreplace") as log:
             log.write(_header(exit_code) + text + ("" if text.endswith("\n") else "\n"))
-    except OSError:
+    except (OSError, RuntimeError):
         return None
     return target
 
@@ -131,7 +132,7 @@ def tell_terminal(text: str, log: Path | None) -> None:
         return
     where = f"(also in {log})" if log else "(the error log could not be written)"
     try:
-        with open("/dev/tty", "w", encoding="utf-8") as tty:
+        with open("/dev/tty", "w", encoding="utf-8", errors="backslashreplace") as tty:
             tty.write(f"velero-postrender failed {where}:\n{text}")
     except OSError:
         pass  # no controlling terminal: CI, Argo CD, a daemon

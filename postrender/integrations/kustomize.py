@@ -107,16 +107,16 @@ def parse_config(data: Any, where: str, root: Path) -> TransformerConfig:
     if not isinstance(data, dict):
         raise PostRenderError([error(f"the transformer config must be a {KIND} mapping", Location(file=where))])
     problems: list[Problem] = []
+    raw_metadata = data.get("metadata")
+    metadata = raw_metadata if isinstance(raw_metadata, dict) else {}
+    name = str(metadata.get("name") or KIND)
+    where = f"{KIND} {name} in {where}"
     if data.get("apiVersion") != API_VERSION or data.get("kind") != KIND:
         problems.append(error(f"expected apiVersion: {API_VERSION} and kind: {KIND}, got "
                               f"{data.get('apiVersion')!r} / {data.get('kind')!r}", Location(file=where)))
     for unknown in sorted(set(map(str, data)) - KNOWN_FIELDS):
         problems.append(error("unknown field", Location(file=where, field=unknown),
                               f"known: {', '.join(sorted(KNOWN_FIELDS))}"))
-    raw_metadata = data.get("metadata")
-    metadata = raw_metadata if isinstance(raw_metadata, dict) else {}
-    name = str(metadata.get("name") or KIND)
-    where = f"{KIND} {name} in {where}"
     files = _strings(data.get("rulesFiles"), "rulesFiles", where, problems)
     presets = _strings(data.get("presets"), "presets", where, problems)
     raw_set = data.get("set") or {}

@@ -23,9 +23,9 @@ from postrender.ruleset.model import (
     Scratch,
     Template,
 )
-from postrender.ruleset.regex import compile_pattern
 from postrender.ruleset.schema import FALSE_WORDS, RULESET, TRUE_WORDS, dns_label_problem, validate
 from postrender.ruleset.yamlfile import line_of, load_rules_text
+from postrender.stream.screen import compile_pattern
 
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
 if TYPE_CHECKING:
@@ -202,7 +202,7 @@ class _RuleBuilder:
         images = []
         for index, pattern in enumerate(raw.get("images") or ()):
             try:
-                images.append(compile_pattern(pattern))  # RE2: linear time, Go's syntax (ruleset.regex)
+                images.append(compile_pattern(pattern))  # RE2: linear time, Go's syntax (stream.screen)
             except ValueError as exc:
                 self.fail(f"invalid regular expression {pattern!r} (RE2 syntax, as Go's regexp): {exc}",
                           "match", "images", index)

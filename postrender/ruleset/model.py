@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from postrender.errors import Problem
-    from postrender.ruleset.regex import Pattern
+    from postrender.stream.screen import Pattern
 
 
 class Phase(enum.Enum):
@@ -115,7 +115,7 @@ class Match:
     names: tuple[str, ...] = ()
     namespaces: tuple[str, ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
-    images: tuple[Pattern, ...] = ()  # RE2 (postrender.ruleset.regex)
+    images: tuple[Pattern, ...] = ()  # RE2 (postrender.stream.screen.compile_pattern)
     jsonpath: str | None = None
 
 

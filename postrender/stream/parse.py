@@ -22,6 +22,7 @@ document one of the two values would be lost, and Kubernetes refuses them anyway
 from __future__ import annotations
 
 import re
+from collections.abc import Hashable
 from functools import lru_cache
 
 import yaml
@@ -74,7 +75,7 @@ class ManifestLoader(_BaseLoader):  # type: ignore[misc]
         super().__init__(stream)
         self.source_forms: dict[int, SourceForms] = {}
         self._odd: dict[ScalarNode, tuple[str, str | None]] = {}  # forms noted since the last collection was filled
-        self._has_merge = False
+        self._flattened: dict[MappingNode, tuple[list[tuple[Any, Any]], set[Any] | None]] = {}  # yaml.v2 merges
 
     def _note(self, node: ScalarNode, value: Any) -> Any:
         canonical = _CANONICAL.get(node.tag)
@@ -105,43 +106,134 @@ class ManifestLoader(_BaseLoader):  # type: ignore[misc]
         return self._note(node, self.construct_yaml_null(node))
 
     def construct_note_timestamp(self, node: ScalarNode) -> Any:
-        if not self.timestamp_regexp.match(str(node.value)):  # an explicit ``!!timestamp x``
-            raise yaml.constructor.ConstructorError(None, None, f"invalid !!timestamp value {node.value!r}",
-                                                    node.start_mark)
-        try:
-            value = self.construct_yaml_timestamp(node)
-        except ValueError:  # 2001-02-30: not a date, so a string (as Kubernetes' YAML reader sees it)
-            if node.style:
-                raise
-            value = str(node.value)
-        if not node.style:  # plain: None from PyYAML's composer, "" from libyaml's
-            self._odd[node] = (node.value, None)
+        """An explicit ``!!timestamp``: refused unless yaml.v2 parses it, then its text (as Kubernetes reads it)."""
+        value = self.construct_scalar(node)
+        if not go_timestamp(value):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"invalid !!timestamp value {value!r} (Kubernetes cannot decode it either)", node.start_mark)
         return value
 
-    def flatten_mapping(self, node: MappingNode) -> None:
-        if any(key.tag == "tag:yaml.org,2002:merge" for key, _ in node.value):
-            self._has_merge = True
-        super().flatten_mapping(node)
+    def construct_note_binary(self, node: ScalarNode) -> Any:
+        """``!!binary``: base64 as Go's decoder takes it (line breaks ignored, padding required, nothing else)."""
+        import base64
+        import binascii
+
+        value = self.construct_scalar(node)
+        text = value.replace("\n", "").replace("\r", "")
+        try:
+            if len(text) % 4 or not text.isascii():
+                raise binascii.Error("truncated or not ASCII")
+            return base64.b64decode(text, validate=True)
+        except binascii.Error:
+            raise yaml.constructor.ConstructorError(
+                None, None, "invalid !!binary value: not base64 (Kubernetes refuses it too)", node.start_mark) from None
+
+    def construct_go_collection(self, node: Any) -> Any:
+        """``!!set``, ``!!omap`` and ``!!pairs`` as yaml.v2 reads them, which ignores these tags: a set is
+        the mapping written (its members are keys with null values, in their order), an ordered map
+        or a list of pairs the sequence written (one-key mappings, duplicates kept). A tag on a node
+        of the other kind is refused."""
+        expected = MappingNode if node.tag == _SET else SequenceNode
+        if not isinstance(node, expected):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.tag.rsplit(':', 1)[-1]!r} needs a {'mapping' if expected is MappingNode else 'sequence'}"
+                f" node, not a {node.id}", node.start_mark)
+        return self.construct_note_map(node) if isinstance(node, MappingNode) else self.construct_note_seq(node)
 
     def construct_note_map(self, node: MappingNode) -> Any:
         data: dict[Any, Any] = {}
         yield data
         self._odd.clear()
-        self._has_merge = False
-        mapping = self.construct_mapping(node)
-        data.update(mapping)
-        if len(mapping) < len(node.value) and not self._has_merge:
-            self._refuse_duplicate(node)
+        if all(key_node.tag == _STR for key_node, _ in node.value):  # no merge key, only string keys: PyYAML's own loop
+            mapping = self.construct_mapping(node)
+            if len(mapping) < len(node.value):
+                self._refuse_duplicate(node)
+            data.update(mapping)
+            pairs: Any = node.value
+        else:
+            pairs = self._construct_go_mapping(node, data)
         if self._odd:
             forms = self.source_forms.setdefault(id(data), SourceForms(data))
-            for key_node, value_node in node.value:
+            for key_node, value_node in pairs:
                 if key_node in self._odd or value_node in self._odd:
-                    key = self.construct_object(key_node)
+                    key = _go_key(self.construct_object(key_node))
                     if key_node in self._odd:
                         forms.keys[key] = self._odd[key_node]
                     if value_node in self._odd:
                         forms.values[key] = (data[key], self._odd[value_node])
             self._odd.clear()
+
+    def _construct_go_mapping(self, node: MappingNode, data: dict[Any, Any]) -> list[tuple[Any, Any]]:
+        """Fill ``data`` from a mapping with merge keys or keys that are not strings, as yaml.v2
+        and the JSON of the API server read it; return the pairs used, in order.
+
+        - Merge keys (``<<``) apply where they stand, like yaml.v2 (which is not what YAML 1.1
+          says): a later key, explicit or merged, wins over an earlier one, and of the mappings
+          of a merged list the first wins.
+        - Keys are what the API server's JSON holds: ``on``/``yes``/``true`` are the key
+          ``"true"`` (kept apart from ``1``, which Python would merge with ``True``), and keys
+          that are the same JSON key (``1`` and ``"1"``, ``on`` and ``yes``) are duplicates.
+          A null key is refused: kubectl cannot read it either.
+        - Duplicate keys written in this mapping are refused, next to merge keys too.
+        """
+        pairs, explicit = self._go_pairs(node)
+        written: dict[Any, Any] = {}  # JSON key -> key node, of the keys written in this mapping
+        holder: dict[Any, Any] = {}  # JSON key -> the key that holds it in ``data``
+        for key_node, value_node in pairs:
+            key = self.construct_object(key_node)
+            if isinstance(key, bool):
+                key = "true" if key else "false"
+                if key_node.style is None:
+                    self._odd[key_node] = (key_node.value, None)  # written back as written: ``on:``
+            elif key is None:
+                raise yaml.constructor.ConstructorError("while constructing a mapping", node.start_mark,
+                                                        "found a null key (Kubernetes cannot read it either)",
+                                                        key_node.start_mark)
+            elif not isinstance(key, Hashable):
+                raise yaml.constructor.ConstructorError("while constructing a mapping", node.start_mark,
+                                                        "found unhashable key", key_node.start_mark)
+            identity = key if type(key) is str else json_key(key)
+            if explicit is None or key_node in explicit:
+                first = written.get(identity)
+                if first is not None:
+                    same = "" if first.value == key_node.value else f", the same key as {first.value!r} to Kubernetes"
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key_node.value!r}{same} (Kubernetes refuses it too)",
+                        key_node.start_mark)
+                written[identity] = key_node
+            previous = holder.get(identity, _NONE)
+            if previous is not _NONE and type(previous) is not type(key):
+                del data[previous]  # one JSON key written two ways: the later wins, as in the API server's JSON
+            holder[identity] = key
+            data[key] = self.construct_object(value_node)
+        return pairs
+
+    def _go_pairs(self, node: MappingNode) -> tuple[list[tuple[Any, Any]], set[Any] | None]:
+        """The key/value node pairs of a mapping with its merge keys expanded in yaml.v2's order,
+        and the key nodes written in the mapping itself (None when it has no merge key)."""
+        found = self._flattened.get(node)
+        if found is not None:
+            return found
+        if not any(key_node.tag == _MERGE for key_node, _ in node.value):
+            found = ([(_value_key(key_node), value_node) for key_node, value_node in node.value], None)
+        else:
+            pairs: list[tuple[Any, Any]] = []
+            explicit: set[Any] = set()
+            for key_node, value_node in node.value:
+                if key_node.tag != _MERGE:
+                    pairs.append((_value_key(key_node), value_node))
+                    explicit.add(key_node)
+                    continue
+                merged = value_node.value[::-1] if isinstance(value_node, SequenceNode) else [value_node]
+                for mapping in merged:  # of a merged list, the first mapping wins: it is applied last
+                    if not isinstance(mapping, MappingNode):
+                        raise yaml.constructor.ConstructorError(
+                            "while constructing a mapping", node.start_mark,
+                            "a merge key (<<) needs a mapping or a list of mappings", mapping.start_mark)
+                    pairs.extend(self._go_pairs(mapping)[0])
+            found = (pairs, explicit)
+        self._flattened[node] = found
+        return found
 
     def construct_note_seq(self, node: SequenceNode) -> Any:
         data: list[Any] = []
@@ -165,12 +257,82 @@ class ManifestLoader(_BaseLoader):  # type: ignore[misc]
             seen.add(key)
 
 
+_NONE = object()
+_SET = "tag:yaml.org,2002:set"
+_MERGE = "tag:yaml.org,2002:merge"
+_VALUE = "tag:yaml.org,2002:value"
+
+
+def _value_key(key_node: Any) -> Any:
+    """PyYAML resolves a plain ``=`` key to the YAML 1.1 value tag; it is the string ``=`` (as for yaml.v2)."""
+    if key_node.tag == _VALUE:
+        key_node.tag = _STR
+    return key_node
+
+
+def _go_key(key: Any) -> Any:
+    """A key as the loader keeps it: booleans as the JSON keys ``"true"``/``"false"``."""
+    return ("true" if key else "false") if isinstance(key, bool) else key
+
+
+def json_key(key: Any) -> str:
+    """The key of the API server's JSON for a YAML mapping key (sigs.k8s.io/yaml's conversion)."""
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, int):
+        return str(key)
+    if isinstance(key, float):
+        if key != key:
+            return ".nan"
+        if key in (float("inf"), float("-inf")):
+            return ".inf" if key > 0 else "-.inf"
+        if key.is_integer() and abs(key) < 1e6:  # Go's %g (shortest) writes these without a fraction
+            return str(int(key))
+        return repr(key)
+    if isinstance(key, bytes):
+        return key.decode("utf-8", "replace")
+    return str(key)
+
+
+# yaml.v2's timestamp layouts: 2006-1-2T15:4:5.999999999Z07:00 (T or t), 2006-1-2 15:4:5.999999999
+# (one space or more, no zone) and 2006-1-2; a fraction may also follow a comma.
+_GO_TIMESTAMP = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:[Tt]([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})"
+                           r"(?:[.,][0-9]+)?(?:Z|[+-]([0-9]{2}):([0-9]{2}))|( +)([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})"
+                           r"(?:[.,][0-9]+)?)?")
+
+
+def go_timestamp(text: str) -> bool:
+    """Whether yaml.v2 (Kubernetes' YAML reader) decodes ``text`` as a ``!!timestamp``."""
+    import calendar
+
+    found = _GO_TIMESTAMP.fullmatch(text)
+    if found is None:
+        return False
+    year, month, day = (int(found.group(number)) for number in (1, 2, 3))
+    if not 1 <= month <= 12 or not 1 <= day <= calendar.monthrange(year, month)[1]:
+        return False
+    clock = found.group(4, 5, 6) if found.group(4) is not None else found.group(10, 11, 12)
+    if clock[0] is not None and (int(clock[0]) > 23 or int(clock[1]) > 59 or int(clock[2]) > 59):
+        return False
+    return found.group(7) is None or (int(found.group(7)) <= 24 and int(found.group(8)) <= 60)
+
+
 for _tag, _constructor in (("int", ManifestLoader.construct_note_int), ("float", ManifestLoader.construct_note_float),
                            ("bool", ManifestLoader.construct_note_bool), ("null", ManifestLoader.construct_note_null),
                            ("timestamp", ManifestLoader.construct_note_timestamp),
+                           ("binary", ManifestLoader.construct_note_binary),
                            ("str", ManifestLoader.construct_note_str),
-                           ("map", ManifestLoader.construct_note_map), ("seq", ManifestLoader.construct_note_seq)):
+                           ("map", ManifestLoader.construct_note_map), ("seq", ManifestLoader.construct_note_seq),
+                           ("set", ManifestLoader.construct_go_collection),
+                           ("omap", ManifestLoader.construct_go_collection),
+                           ("pairs", ManifestLoader.construct_go_collection)):
     ManifestLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _constructor)
+# A plain scalar that looks like a date is a string, as Kubernetes' YAML reader (yaml.v2) gives every
+# timestamp to an untyped field (written back as written: ``construct_note_str``); only an explicit
+# !!timestamp is checked.
+ManifestLoader.yaml_implicit_resolvers = {
+    first: [(_STR if tag == "tag:yaml.org,2002:timestamp" else tag, pattern) for tag, pattern in entries]
+    for first, entries in getattr(_BaseLoader, "yaml_implicit_resolvers").items()}  # noqa: B009 - _BaseLoader is a type
 
 
 class UnsharingLoader(ManifestLoader):
@@ -222,6 +384,34 @@ def _deep_lines(max_depth: int) -> re.Pattern[str]:
     return re.compile(rf"^ {{{indent}}}|^[ \t]*(?:[-?][ \t]+){{{compact}}}", re.M)
 
 
+_TYPED_START = frozenset("yYnNtTfFoO~0123456789+-.=")  # what a plain key that is not a string starts with ("" too)
+
+
+def _plain_key(event: Any) -> str:
+    """The JSON key of a plain mapping key, as the loader makes it (``on`` and ``yes`` are ``"true"``);
+    a null key is refused here as the loader refuses it."""
+    tag = event.tag if event.tag not in (None, "!") else _resolver().resolve(ScalarNode, event.value, (True, False))
+    if tag == "tag:yaml.org,2002:null":
+        raise StructureError("malformed YAML: found a null key (Kubernetes cannot read it either)", event.start_mark,
+                             limit=False)
+    if tag in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
+        try:
+            return json_key(getattr(_scalars(), f"construct_yaml_{tag.rsplit(':', 1)[1]}")(ScalarNode(tag, event.value)))
+        except (ValueError, yaml.YAMLError):
+            return str(event.value)  # the loader refuses it
+    return str(event.value)
+
+
+@lru_cache(maxsize=1)
+def _resolver() -> Any:
+    return yaml.resolver.Resolver()
+
+
+@lru_cache(maxsize=1)
+def _scalars() -> Any:
+    return yaml.constructor.SafeConstructor()
+
+
 def check_structure(text: str, limits: Limits, thorough: bool = False) -> bool:
     """Refuse too deep nesting and too large alias expansion; return whether aliases occur.
 
@@ -253,10 +443,11 @@ def check_structure(text: str, limits: Limits, thorough: bool = False) -> bool:
             if parent[3] and (kind in start_events or (kind is yaml.AliasEvent and event.anchor in collections)):
                 raise StructureError("malformed YAML: found unhashable key", event.start_mark, limit=False)
             if parent[3] and kind is yaml.ScalarEvent and event.value != "<<":
-                if event.value in parent[2]:
+                key = event.value if event.style or event.value[:1] not in _TYPED_START else _plain_key(event)
+                if key in parent[2]:
                     raise StructureError(f"malformed YAML: duplicate key {event.value!r} (Kubernetes refuses it too)",
                                          event.start_mark, limit=False)
-                parent[2].add(event.value)
+                parent[2].add(key)
             parent[3] = not parent[3]
         if kind is yaml.ScalarEvent:
             if stack:

@@ -15,6 +15,17 @@ and none matches the rule's ``images``. Anything the screen cannot read with cer
 all) is parsed as usual, so the result equals the full parse for every well-formed stream
 (a property test checks this). Rules that use ``jsonpath`` see the list of all resources,
 so their presence turns the screen off.
+
+Image patterns (``match.images``) are regular expressions in RE2 (``compile_pattern``), the
+syntax and engine of Go's ``regexp``. A rules file may come from anywhere, and with a
+backtracking engine such as Python's ``re`` a pattern like ``(a+)+$`` takes time exponential in
+the length of the image it is tried on: one rule could hang every ``helm install``. RE2 runs
+in time linear in the text whatever the pattern, and refuses what it cannot run that way
+(backreferences, lookaround, repetition counts above 1000); a pattern means the same here as
+in any Go tool (``\\b`` and ``\\d`` are ASCII, ``$`` is the end of the text, ``\\z`` exists and
+``\\Z`` does not). The loader compiles every pattern here (an invalid one is a located error of
+its rule), and the compiled objects serve this screen, matching (``filters.select``), the hook
+container choice (``filters.merge``) and ``lint``.
 """
 
 from __future__ import annotations
@@ -28,9 +39,15 @@ from yaml.nodes import ScalarNode
 
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Protocol
 
-    from postrender.ruleset.regex import Pattern
+    class Pattern(Protocol):
+        """A compiled image pattern: what the stages use of it."""
+
+        @property
+        def pattern(self) -> str: ...
+
+        def search(self, text: str) -> Any: ...
 
 # Patterns start with a literal newline (searched in "\n" + text) so that the regular
 # expression engine jumps from line start to line start instead of trying every character.
@@ -44,13 +61,26 @@ _DOUBLE = re.compile(r'[ \t]*"([^"\\\r\n]*)"[ \t]*(?:#.*)?\r?$')
 _SINGLE = re.compile(r"[ \t]*'((?:[^'\r\n]|'')*)'[ \t]*(?:#.*)?\r?$")
 
 
+def compile_pattern(pattern: str) -> Pattern:
+    """An image pattern compiled by RE2; ``ValueError`` with RE2's reason when it is invalid."""
+    import re2  # the RE2 extension: only rules with image patterns need it
+
+    options = re2.Options()
+    options.log_errors = False  # RE2 would print its own message on stderr: the loader reports it, located
+    try:
+        return re2.compile(pattern, options)  # type: ignore[no-any-return]
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else exc
+        raise ValueError(reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)) from None
+
+
 @dataclass(frozen=True)
 class Selector:
     """What one rule could select, as far as the screen can tell: kinds and image patterns
     (an empty tuple selects any)."""
 
     kinds: tuple[str, ...]
-    images: tuple[Pattern, ...]  # RE2, compiled by the loader (postrender.ruleset.regex): linear time on any image
+    images: tuple[Pattern, ...]  # RE2 (compile_pattern): linear time on any image
 
 
 @dataclass(frozen=True)
