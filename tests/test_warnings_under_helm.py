@@ -251,6 +251,8 @@ def test_a_preset_name_close_to_a_shipped_one() -> None:
     result = run_cli(["--preset", "postgres"], stdin=HELM3_STREAM)
     assert result.returncode == 1
     assert "no preset named 'postgres' (did you mean 'postgresql'?)" in result.stderr.decode()
+    shown = run_cli(["presets", "postgres"])
+    assert shown.returncode == 1 and "(did you mean 'postgresql'?)" in shown.stderr.decode()
 
 
 def test_a_set_key_close_to_a_parameter_of_the_rules() -> None:

@@ -121,8 +121,9 @@ def presets(
         return
     found = preset_path(name)
     if found is None:
-        raise PostRenderError([error(f"no preset named {name!r}", Location(file=f"preset:{name}"),
-                                     f"available: {', '.join(preset_names()) or '(none)'}")])
+        from postrender.ruleset.sources import preset_hint  # only for an unknown name
+
+        raise PostRenderError([error(f"no preset named {name!r}", Location(file=f"preset:{name}"), preset_hint(name))])
     if path:
         sys.stdout.write(f"{found}\n")
     else:
