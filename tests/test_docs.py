@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import shlex
 from pathlib import Path
-
 from typing import Any
 
 import pytest
@@ -37,7 +36,7 @@ def samples() -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for path in DOCS:
         text = path.read_text(encoding="utf-8")
-        lines = [line for block in FENCE.findall(text) for line in block.splitlines()]
+        lines = [line for block in FENCE.findall(text) for line in block.replace("\\\n", " ").splitlines()]
         lines += INLINE.findall(text)
         for line in lines:
             line = line.split(" #", 1)[0].strip()
@@ -82,8 +81,8 @@ def test_every_command_sample_names_real_commands_and_options(where: str, line: 
     line = re.sub(r"\$\([^)]*\)|<[^>\s]*>", "X", line)  # $(...) and <placeholders> stand for one word
     try:
         tokens = shlex.split(line)
-    except ValueError:
-        pytest.skip(f"not a shell line: {line}")
+    except ValueError as exc:
+        raise AssertionError(f"{where}: not a shell line ({exc}): {line}") from None
     for position, token in enumerate(tokens):
         after_flag = position > 0 and tokens[position - 1] == "--post-renderer"  # a plugin name, not a run
         if token.endswith("velero-postrender") and not token.startswith("-") and not after_flag:
