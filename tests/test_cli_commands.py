@@ -470,3 +470,16 @@ def test_schema_command_prints_the_committed_schema() -> None:
     assert result.stdout == committed, "regenerate with: velero-postrender schema > docs/rules.schema.json"
     schema = json.loads(result.stdout)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_explain_warns_about_a_restore_hook_without_wait_timeout() -> None:
+    """explain repeats lint's warning: the reference rules' postRestore hook has no waitTimeout."""
+    manifests = (EXAMPLES / "reference" / "postgresql-8.7.4.yaml").read_bytes()
+    text = run_cli(["explain", "-r", str(REFERENCE_RULES)], manifests)
+    assert text.returncode == 0
+    assert b"rule 'postgres': hooks.postRestore: the postRestore hook has no waitTimeout" in text.stderr
+    as_json = run_cli(["explain", "-r", str(REFERENCE_RULES), "-o", "json"], manifests)
+    problems = json.loads(as_json.stdout)["problems"]
+    assert [p["location"]["field"] for p in problems if "waitTimeout" in p["message"]] == ["hooks.postRestore"]
+    preset = run_cli(["explain", "--preset", "postgresql"], manifests)
+    assert b"waitTimeout" not in preset.stderr  # the presets always bound the wait

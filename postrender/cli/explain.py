@@ -12,6 +12,16 @@ import typer
 
 from postrender.cli.common import limits_of, reader_for, reported, use_color, with_options
 from postrender.cli.fast import rule_inputs
+from postrender.errors import Problem
+from postrender.ruleset.model import RuleSet
+
+
+def rule_advice(ruleset: RuleSet) -> list[Problem]:
+    """The lint warnings explain repeats about the rules themselves: a postRestore hook without
+    ``waitTimeout`` leaves a Restore waiting for ever when its pod never gets ready."""
+    from postrender.lint.restore_wait_timeout import missing_wait_timeout
+
+    return [problem for rule in ruleset.enabled for problem in missing_wait_timeout(rule)]
 
 
 @reported
@@ -57,14 +67,17 @@ def explain(
     if output == "json":
         json_writer = ExplainJSONWriter()
         try:
-            PostRenderer(build_ruleset(inputs, limits.max_input_bytes), options).run(reader_for(file), json_writer)
+            ruleset = build_ruleset(inputs, limits.max_input_bytes)
+            json_writer.advice = rule_advice(ruleset)
+            PostRenderer(ruleset, options).run(reader_for(file), json_writer)
         except PostRenderError as exc:  # the rules or the input could not be read: still one JSON document
             json_writer.write_problems(exc.problems)
         if json_writer.failed:
             raise typer.Exit(1)
         return
-    writer = ExplainWriter(use_color(color), wide)
-    PostRenderer(build_ruleset(inputs, limits.max_input_bytes), options).run(reader_for(file), writer)
+    ruleset = build_ruleset(inputs, limits.max_input_bytes)
+    writer = ExplainWriter(use_color(color), wide, rule_advice(ruleset))
+    PostRenderer(ruleset, options).run(reader_for(file), writer)
     assert writer.explanation is not None
     print_problems(writer.explanation.problems)
     if any(p.is_error for p in writer.explanation.problems):

@@ -4,7 +4,7 @@ matched nothing missed (the near misses), so nobody debugs a post-renderer blind
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -42,10 +42,11 @@ class Explanation:
         return {(p.location.rule or "", p.location.document) for p in self.problems if p.is_error}
 
 
-def explanation_of(run: Run) -> Explanation:
+def explanation_of(run: Run, advice: Sequence[Problem] = ()) -> Explanation:
     """What happened in a run, with the near misses of the rules that matched nothing. A rule
-    that matched nothing is the case ``explain`` exists for, so it is listed, not reported."""
-    problems = [p for p in run.problems if not _about_unmatched(p)]
+    that matched nothing is the case ``explain`` exists for, so it is listed, not reported.
+    ``advice``: warnings about the rules themselves (the lint checks explain shares)."""
+    problems = [p for p in run.problems if not _about_unmatched(p)] + list(advice)
     misses = [NearMiss(rule, near_misses(rule, run.resources)) for rule in run.unmatched]
     disabled = [rule for rule in run.ruleset.rules if not rule.enabled]
     return Explanation(run.effects, misses, disabled, problems, len(run.resources), passed_over(run))
@@ -233,11 +234,12 @@ class ExplainWriter:
 
     tolerant = True  # conflicts and other rule errors are shown in context, then the command fails
 
-    def __init__(self, color: bool = False, wide: bool = False):
+    def __init__(self, color: bool = False, wide: bool = False, advice: Sequence[Problem] = ()):
         self.color = color
         self.wide = wide
+        self.advice = advice
         self.explanation: Explanation | None = None
 
     def write(self, run: Run) -> None:
-        self.explanation = explanation_of(run)
+        self.explanation = explanation_of(run, self.advice)
         print_explanation(self.explanation, self.color, self.wide)

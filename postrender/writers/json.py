@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 from postrender.errors import Location, Problem
@@ -77,12 +78,13 @@ class ExplainJSONWriter:
 
     tolerant = True  # like the text writer: rule errors appear among the problems, the command then fails
 
-    def __init__(self, out: TextIO | None = None):
+    def __init__(self, out: TextIO | None = None, advice: Sequence[Problem] = ()):
         self.out = out
+        self.advice = advice
         self.explanation: Explanation | None = None
 
     def write(self, run: Run) -> None:
-        self.explanation = explanation_of(run)
+        self.explanation = explanation_of(run, self.advice)
         dump(explanation_to_json(self.explanation), self.out or sys.stdout)
 
     def write_problems(self, problems: list[Problem]) -> None:
