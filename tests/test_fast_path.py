@@ -75,7 +75,9 @@ def load(chosen: list[int]):
             rules.append("      kinds: [" + ", ".join(kinds) + "]")
         if images:
             rules.append("      images: [" + ", ".join(f"'{i}'" for i in images) + "]")
-        rules.append(f"    scratch: {{name: scratch-{name}, mountPath: /scratch-{name}}}")
+        # no hooks (two rules on one pod would claim the same phase), so the volume is not backed up:
+        # a backed-up scratch volume that no container mounts is an error
+        rules.append(f"    scratch: {{name: scratch-{name}, mountPath: /scratch-{name}, backup: false}}")
     return load_ruleset([RulesSource("\n".join(rules) + "\n", "generated.yaml")])
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, ROOT
 
-from postrender.stream.reader import CHUNK
+CHUNK = 1 << 20  # what the bounded reader reads at a time (postrender.stream.reader.CHUNK)
 
 SEED = FIXTURES / "seed" / "postgresql-8.7.4.yaml"
 BIG = FIXTURES / "helm3" / "kube-prometheus.yaml"  # 240 KB: far more than a pipe holds

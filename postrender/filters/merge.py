@@ -233,8 +233,8 @@ class _Plan:
             if name not in mounted:
                 self.fail(f"volume {name!r} is mounted by no container in spec.containers, so Velero would skip it "
                           "without a word", field_path,
-                          "mount it in a container, or give the rule a hook that runs in one (the scratch volume "
-                          "is mounted where the rule's hooks run)" if field_path == "scratch" else
+                          "give the rule a hook: the scratch volume is mounted in the containers the rule's hooks "
+                          "run in" if field_path == "scratch" else
                           "mount it in one of the pod's containers, or leave it out")
         current = self._current_annotations()
         backup = _union(velero.split_volume_list(current.get(velero.BACKUP_VOLUMES)), add_backup)
