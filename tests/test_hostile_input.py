@@ -8,6 +8,7 @@ import ast
 import os
 import subprocess
 import sys
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import yaml
 from conftest import ROOT, run_cli
 
 from postrender.api import render
-from postrender.errors import PostRenderError
+from postrender.errors import Location, PostRenderError, error
 from postrender.limits import DEFAULT_LIMITS, Limits
 from postrender.ruleset.yamlfile import RulesLoader
 from postrender.stream.emit import ManifestDumper
@@ -480,6 +481,134 @@ def test_screening_accepts_what_parsing_accepts():
     text += "  g: {a: {a: 1}, b: {a: 2}}\n  h: [{a: 1}, {a: 1}]\n"
     for document in split(text + "---\n" + sts() + "---\n# only a comment\n"):
         assert screen_document(document) is None
+
+
+# --- messages that cannot be forged ------------------------------------------------------
+
+
+def single_error_line(stderr: bytes) -> str:
+    text = stderr.decode("utf-8", "replace")
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text, repr(text)
+    errors = [line for line in text.splitlines() if line.startswith("error")]
+    assert len(errors) == 1, text
+    return errors[0]
+
+
+def test_a_rules_file_name_cannot_start_a_line_or_reach_the_terminal_raw(tmp_path):
+    name = tmp_path / "r.yaml\nerror: forged line \x1b[31mred\x1b]0;title\x07\u202ecba"
+    result = run_cli(["--rules", str(name)], sts())
+    assert result.returncode == 1
+    line = single_error_line(result.stderr)
+    assert line.endswith("r.yaml\\nerror: forged line \\e[31mred\\e]0;title\\x07\\u202ecba: rules file not found")
+
+
+def test_a_resource_name_cannot_start_a_line_or_reach_the_terminal_raw(tmp_path):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(yaml.safe_dump({**RULES, "rules": [{**RULES["rules"][0], "match": {"kinds": ["Widget"]},
+                                                           "podTemplate": "$.spec.template"}]}, sort_keys=False))
+    text = 'apiVersion: x/v1\nkind: Widget\nmetadata: {name: "w\\nerror: forged\\e[2J\\u2028x"}\nspec: {}\n'
+    result = run_cli(["--rules", str(rules)], text)
+    assert result.returncode == 1 and result.stdout == b""
+    line = single_error_line(result.stderr)
+    assert "w\\nerror: forged\\e[2J\\u2028x" in line and "finds nothing" in line
+
+
+def test_problems_render_as_one_safe_line():
+    problem = error("bad value 'a\nerror: b\x1b[0m\x9b\u2029\udcff'", Location(file="f\r.yaml", line=3, rule="r\n"),
+                    "hint\x00")
+    assert problem.render() == ("error: f\\r.yaml:3: rule 'r\\n': bad value 'a\\nerror: b\\e[0m\\x9b\\u2029\\udcff' "
+                                "(hint\\x00)")
+    assert Location(resource="Pod ns/a\nb").render() == "Pod ns/a\\nb"
+
+
+# --- no super-linear work from a rules file ---------------------------------------------
+
+
+def test_a_catastrophic_image_pattern_returns_at_once(tmp_path):
+    """``(a+)+$`` makes a backtracking engine take exponential time on ``aaa...a!``; RE2 is linear."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(yaml.safe_dump({**RULES, "rules": [{**RULES["rules"][0], "match": {"images": ["(a+)+$"]}}]},
+                                    sort_keys=False))
+    image = "a" * 40 + "!"
+    text = sts().replace("image: postgres:16", f"image: {image}") + "---\n" + sts("b").replace(
+        "image: postgres:16", "image: " + "a" * 40)
+    start = time.monotonic()
+    result = run_cli(["--rules", str(rules)], text)
+    assert time.monotonic() - start < 20  # a backtracking engine: hours
+    assert result.returncode == 0, result.stderr
+    out = split(result.stdout.decode())
+    assert HOOK not in out[0].text and HOOK in out[1].text
+
+
+@pytest.mark.parametrize("pattern, reason", [
+    ("(?<=bitnami/)postgres", "invalid perl operator: (?<="),
+    ("(a)\\1", "invalid escape sequence: \\1"),
+    ("postgres\\Z", "invalid escape sequence: \\Z"),
+    ("a{1001}", "invalid repetition size: {1001}"),
+])
+def test_image_patterns_are_go_regular_expressions(tmp_path, pattern, reason):
+    """RE2 is Go's regexp syntax: what Go refuses (lookaround, backreferences, ``\\Z``) is a located error,
+    in ``lint`` as in a run, and RE2 prints nothing of its own."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(yaml.safe_dump({**RULES, "rules": [{**RULES["rules"][0], "match": {"images": [pattern]}}]},
+                                    sort_keys=False))
+    result = run_cli(["lint", str(rules)])
+    assert result.returncode == 1
+    out = result.stdout.decode()
+    assert f"{rules}:7: rule 'db': match.images[0]: invalid regular expression {pattern!r} (RE2 syntax" in out
+    assert reason in out
+    assert result.stderr == b""  # no RE2 log lines
+    assert reason in refused(rules, sts())
+
+
+def test_name_globs_take_linear_time():
+    rules = {**RULES, "rules": [{**RULES["rules"][0], "match": {"names": ["*a" * 60 + "*b"]}}]}
+    start = time.monotonic()
+    result = render(sts("a" * 250), [rules], allow_unmatched=True)
+    assert time.monotonic() - start < 5
+    assert HOOK not in result.text
+
+
+def deep_stream(depth: int = 150, width: int = 20) -> str:
+    nested = "{a: " * depth + "[" + ", ".join(["{b: 1, c: 2}"] * width) + "]" + "}" * depth
+    return sts() + "---\n" + CONFIGMAP + f"  deep: {nested}\n".replace("  deep:", "deep:").replace("data:\n", "data:\n", 1)
+
+
+@pytest.mark.parametrize("field", ["match.jsonpath", "podTemplate"])
+def test_a_jsonpath_whose_cost_explodes_is_a_located_error(tmp_path, field):
+    rule = {**RULES["rules"][0]}
+    if field == "podTemplate":
+        rule["podTemplate"] = "$..*..*..*"
+    else:
+        rule["match"] = {"kinds": ["StatefulSet"], "jsonpath": "$..*..*..*"}
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(yaml.safe_dump({**RULES, "rules": [rule]}, sort_keys=False))
+    text = deep_stream().replace("kind: ConfigMap", "kind: StatefulSet")
+    start = time.monotonic()
+    stderr = refused(rules, text, env={"VELERO_POSTRENDER_MAX_JSONPATH_WORK": "20000"})
+    assert time.monotonic() - start < 60
+    assert f"rule 'db': {field}: JSONPath '$..*..*..*' needs more than 20000 steps on this input " in stderr
+    assert "MemoryError" not in stderr
+
+
+def test_the_jsonpath_work_limit_has_a_default_and_an_environment_variable(tmp_path):
+    from postrender.ruleset.jsonpaths import DEFAULT_MAX_JSONPATH_WORK, max_jsonpath_work
+
+    assert DEFAULT_MAX_JSONPATH_WORK == 1_000_000
+    assert max_jsonpath_work({}) == DEFAULT_MAX_JSONPATH_WORK
+    assert max_jsonpath_work({"VELERO_POSTRENDER_MAX_JSONPATH_WORK": "5"}) == 5
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(yaml.safe_dump({**RULES, "rules": [{**RULES["rules"][0], "match": {
+        "jsonpath": '$[?(@.kind == "StatefulSet")]'}}]}, sort_keys=False))
+    assert run_cli(["--rules", str(rules)], sts()).returncode == 0
+    assert "needs more than 3 steps" in refused(rules, sts(), env={"VELERO_POSTRENDER_MAX_JSONPATH_WORK": "3"})
+    result = run_cli(["--rules", str(rules)], sts(), env={"VELERO_POSTRENDER_MAX_JSONPATH_WORK": "lots"})
+    assert result.returncode == 2 and b"VELERO_POSTRENDER_MAX_JSONPATH_WORK 'lots'" in result.stderr
+
+
+def test_a_nul_byte_is_refused_with_its_place(rules_file):
+    stderr = refused(rules_file, sts().encode() + b"---\n# a comment \x00 here\n")
+    assert "<stdin>:14: input holds a NUL byte at offset" in stderr
 
 
 # --- rules and manifests are data only -------------------------------------------------
