@@ -111,10 +111,10 @@ def test_a_stdout_closed_before_the_first_write_ends_the_process_quietly(name):
     assert b"Traceback" not in done.stderr and b"BrokenPipe" not in done.stderr
 
 
-@pytest.mark.parametrize("name", ["root", "explain"])
-def test_head_in_a_pipeline(name):
-    """The shell sees 141 (128 + SIGPIPE) under ``set -o pipefail``, as for any Unix tool, and no message."""
-    args = " ".join(COMMANDS[name][0])
+def test_head_in_a_pipeline():
+    """The shell sees 141 (128 + SIGPIPE) under ``set -o pipefail``, as for any Unix tool, and no message
+    (the stream is far larger than a pipe holds, so the writer meets the closed pipe)."""
+    args = " ".join(COMMANDS["root"][0])
     done = subprocess.run(["bash", "-c", f"set -o pipefail; $VPR {args} < {BIG} | head -1; echo \"status $?\""],
                           capture_output=True, env=environment(VPR=" ".join(command([]))), cwd=ROOT, timeout=120)
     assert done.stdout.decode().splitlines()[-1] == "status 141"

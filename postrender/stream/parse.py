@@ -384,7 +384,15 @@ def _deep_lines(max_depth: int) -> re.Pattern[str]:
     return re.compile(rf"^ {{{indent}}}|^[ \t]*(?:[-?][ \t]+){{{compact}}}", re.M)
 
 
-_TYPED_START = frozenset("yYnNtTfFoO~0123456789+-.=")  # what a plain key that is not a string starts with ("" too)
+_NUMBER_START = frozenset("0123456789+-.")
+_WORD_START = frozenset("nNtTfFoOyY~")
+_TYPED_WORDS = frozenset({"yes", "no", "true", "false", "on", "off", "null", "~"})
+
+
+def _may_be_typed(value: str) -> bool:
+    """Whether a plain key may be something else than a string (cheap: most keys are words)."""
+    first = value[:1]
+    return not first or first in _NUMBER_START or (first in _WORD_START and value.lower() in _TYPED_WORDS)
 
 
 def _plain_key(event: Any) -> str:
@@ -443,7 +451,7 @@ def check_structure(text: str, limits: Limits, thorough: bool = False) -> bool:
             if parent[3] and (kind in start_events or (kind is yaml.AliasEvent and event.anchor in collections)):
                 raise StructureError("malformed YAML: found unhashable key", event.start_mark, limit=False)
             if parent[3] and kind is yaml.ScalarEvent and event.value != "<<":
-                key = event.value if event.style or event.value[:1] not in _TYPED_START else _plain_key(event)
+                key = _plain_key(event) if not event.style and _may_be_typed(event.value) else event.value
                 if key in parent[2]:
                     raise StructureError(f"malformed YAML: duplicate key {event.value!r} (Kubernetes refuses it too)",
                                          event.start_mark, limit=False)
