@@ -19,6 +19,10 @@ import enum
 import re
 from dataclasses import dataclass, field
 
+TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
+if TYPE_CHECKING:
+    from typing import Iterable
+
 _UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff"
                      "\ud800-\udfff]")
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\x1b": "\\e"}
@@ -122,3 +126,12 @@ class PostRenderError(Exception):
 
 class UsageError(Exception):
     """A mistake in how the command was called (exit code 2), e.g. no rules at all."""
+
+
+def print_problems(problems: Iterable[Problem]) -> None:
+    """How problems reach the user: one safe line each on stderr, warnings before errors."""
+    import sys
+
+    for problem in sorted(problems, key=lambda p: p.is_error):
+        sys.stderr.write(problem.render() + "\n")
+    sys.stderr.flush()

@@ -149,7 +149,9 @@ def test_explain_reference_lists_what_the_rule_added(runner: CliRunner) -> None:
                        "post.hook.restore.velero.io/on-error: Continue"):
         assert annotation in out
     assert "1 of 4 resources changed by 1 rule; 0 rules matched nothing" in out
-    assert result.stderr == ""
+    # the only warning: the reference rules' restore hook has no waitTimeout (lint's check, in explain too)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "hooks.postRestore: the postRestore hook has no waitTimeout" in lines[0], lines
 
 
 def test_explain_wide_shows_full_values(runner: CliRunner) -> None:
@@ -269,7 +271,8 @@ def test_explain_json_reference() -> None:
     command = json.loads(changed["annotations"]["pre.hook.backup.velero.io/command"])  # in full, not shortened
     assert command[-1] == "PGPASSWORD=$POSTGRES_PASSWORD pg_dump -U username -d dbname -h 127.0.0.1 > /scratch/backup.sql"
     assert changed["annotations"]["pre.hook.backup.velero.io/timeout"] == "3m"
-    assert document["unchanged"] == document["unmatched"] == document["disabled"] == document["problems"] == []
+    assert document["unchanged"] == document["unmatched"] == document["disabled"] == []
+    assert [p["location"]["field"] for p in document["problems"]] == ["hooks.postRestore"]  # no waitTimeout
 
 
 def test_explain_json_agrees_with_the_text_output(runner: CliRunner, tmp_path: Path) -> None:

@@ -90,7 +90,7 @@ def test_python_tags_in_rules_are_refused(tmp_path):
 
 @pytest.mark.parametrize("timeout, message", [
     ("3x", "'3x' is not a Go duration"),
-    ("0s", "'0s' must be positive"),
+    ("0s", "'0s' is zero"),
     ("3 m", "'3 m' is not a Go duration"),
 ])
 def test_durations_follow_go_and_must_be_positive(tmp_path, timeout, message):

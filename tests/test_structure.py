@@ -44,17 +44,6 @@ LAYERS: list[tuple[str, ...]] = [
 ]
 OUTSIDE_LAYERS = ("postrender", "postrender.__main__")
 
-# Known defects, for the owners of those modules to remove: the tests below fail on anything
-# else, and a strict xfail test fails once a listed one is gone (then delete it from here).
-# (importing layer entry, imported layer entry)
-KNOWN_UPWARD: set[tuple[str, str]] = {
-    ("postrender.integrations", "postrender.cli"),  # integrations.kustomize.run imports cli.report.print_problems
-}
-# (importing module, imported module): an import that closes a cycle
-KNOWN_CYCLE_EDGES: set[tuple[str, str]] = {
-    ("postrender.cli.fast", "postrender.cli.app"),  # fast._dispatch imports app; app and options import fast
-}
-
 
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
@@ -209,13 +198,6 @@ def import_cycles(leave_out: set[tuple[str, str]]) -> str:
 
 
 def test_the_import_graph_has_no_cycle() -> None:
-    cycles = import_cycles(KNOWN_CYCLE_EDGES)
-    assert not cycles, "import cycles:\n" + cycles
-
-
-@pytest.mark.xfail(bool(KNOWN_CYCLE_EDGES), reason=f"known cycle edges remain: {sorted(KNOWN_CYCLE_EDGES)}",
-                   strict=True)
-def test_no_known_cycle_remains() -> None:
     cycles = import_cycles(set())
     assert not cycles, "import cycles:\n" + cycles
 
@@ -257,22 +239,9 @@ def _describe(pairs: set[tuple[str, str]]) -> str:
 
 
 def test_subpackages_import_only_downwards() -> None:
-    new = upward_imports() - KNOWN_UPWARD
+    new = upward_imports()
     assert not new, "imports of a higher layer (order: " + " < ".join(", ".join(n) for n in LAYERS) + "):\n" + \
         _describe(new)
-
-
-def test_the_known_defects_are_still_there() -> None:
-    """A known defect that is gone must leave the lists above, so that it cannot come back unseen."""
-    pairs = {(i.source, i.target) for i in ALL_IMPORTS if not i.typing_only}
-    assert sorted(KNOWN_CYCLE_EDGES - pairs) == [], "no longer imported: remove from KNOWN_CYCLE_EDGES"
-    assert sorted(KNOWN_UPWARD - upward_imports()) == [], "no longer imported upwards: remove from KNOWN_UPWARD"
-
-
-@pytest.mark.xfail(bool(KNOWN_UPWARD), reason=f"known upward imports remain: {sorted(KNOWN_UPWARD)}", strict=True)
-def test_no_known_upward_import_remains() -> None:
-    remaining = upward_imports() & KNOWN_UPWARD
-    assert not remaining, "still importing upwards:\n" + _describe(remaining)
 
 
 def test_layers_of_modules() -> None:

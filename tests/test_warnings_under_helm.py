@@ -37,10 +37,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from postrender.errors import Problems, warning
+from postrender.errors import safe_line as one_line
 from postrender.integrations.helm import (
     WARNING_COMMENT,
     launched_by_helm,
-    one_line,
     warning_comments_wanted,
     with_warning_comments,
 )

@@ -17,9 +17,10 @@ import typer
 from typer._completion_classes import completion_init  # registers the classes; Typer does it only with add_completion
 from typer.completion import install_callback, show_callback
 
-from postrender.cli import diff, explain, export, fast, lint, presets, schema
+from postrender.cli import diff, explain, export, lint, presets, schema
 from postrender.cli.common import reported, with_options
 from postrender.cli.options import ROOT, SHELLS, option, run_options
+from postrender.cli.root import run_root
 
 PROG_NAME = "velero-postrender"
 COMPLETE_VAR = "_VELERO_POSTRENDER_COMPLETE"  # the shell scripts of --show-completion set it
@@ -57,7 +58,7 @@ def root(ctx: typer.Context, **options: Any) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    fast.run_root(**{entry.name: options[entry.name] for entry in run_options()})
+    run_root(**{entry.name: options[entry.name] for entry in run_options()})
 
 
 def run_app(argv: list[str]) -> None:
@@ -89,11 +90,6 @@ def _detected_shell() -> str | None:
     return str(name) if name in SHELLS else None
 
 
-def main() -> None:
-    """Console-script entry point; see ``postrender.cli.fast`` (the root command skips Typer there)."""
-    fast.main()
-
-
 # --- subcommands ------------------------------------------------------------------------
 app.info.epilog = (
     "\b\nExamples:\n"
@@ -112,6 +108,3 @@ app.command("presets")(presets.presets)
 app.command("schema")(schema.schema)
 app.add_typer(export.app, name="export")
 
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

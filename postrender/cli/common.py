@@ -18,8 +18,8 @@ from typing import Annotated, Any, Callable, Literal, Mapping, TextIO, TypeVar
 
 import typer
 
-from postrender.cli.fast import EXIT_OK, exit_code_of
 from postrender.cli.options import CHOICE, PRESETS, REPEATED, SWITCH, VALUE, Option, option, options_of
+from postrender.cli.root import EXIT_OK, exit_code_of
 from postrender.limits import Limits
 from postrender.stream.reader import FileReader, StdinReader
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 
 from postrender.cli.common import limits_of, reader_for, reported, use_color, with_options
-from postrender.cli.fast import rule_inputs, strict_of
+from postrender.cli.root import policies_of, rule_inputs, strict_of
 
 
 @reported
@@ -24,6 +24,7 @@ def diff(
     max_input_bytes: str | None = None,
     max_alias_expansion: str | None = None,
     max_depth: str | None = None,
+    velero_policy: str | None = None,
 ) -> None:
     """Show what the rules change, resource by resource, like helm-diff.
 
@@ -40,7 +41,7 @@ def diff(
       velero-postrender diff -r rules.yaml -f manifests.yaml -o summary
     """
     # the pipeline only when the command runs: --help and shell completion import this module
-    from postrender.cli.report import print_problems
+    from postrender.errors import print_problems
     from postrender.pipeline import Options, PostRenderer
     from postrender.ruleset.sources import build_ruleset
     from postrender.writers.diff import DiffWriter
@@ -48,7 +49,8 @@ def diff(
     limits = limits_of(max_input_bytes, max_alias_expansion, max_depth)
     strict = strict_of(strict)
     ruleset = build_ruleset(rule_inputs(rules, presets, settings), limits.max_input_bytes)
-    options = Options(strict=strict, allow_unmatched=allow_unmatched, limits=limits)
+    options = Options(strict=strict, allow_unmatched=allow_unmatched, limits=limits,
+                      velero_policy=policies_of(velero_policy, limits.max_input_bytes))
     writer = DiffWriter(sys.stdout, use_color(color), diff_output, limits)
     run = PostRenderer(ruleset, options).run(reader_for(file), writer)
     print_problems(run.warnings)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import typer
 
 from postrender.cli.common import limits_of, reader_for, reported, use_color, with_options
-from postrender.cli.fast import rule_inputs
+from postrender.cli.root import policies_of, rule_inputs
 from postrender.errors import Problem
 from postrender.ruleset.model import RuleSet
 
@@ -37,6 +37,7 @@ def explain(
     max_input_bytes: str | None = None,
     max_alias_expansion: str | None = None,
     max_depth: str | None = None,
+    velero_policy: str | None = None,
 ) -> None:
     """Show what each rule changed, and why a rule matched nothing.
 
@@ -53,23 +54,26 @@ def explain(
       velero-postrender explain -r rules.yaml -f manifests.yaml -o json | jq '.changed[].name'
     """
     # the pipeline only when the command runs: --help and shell completion import this module
-    from postrender.cli.report import print_problems
-    from postrender.errors import PostRenderError
+    from postrender.errors import PostRenderError, print_problems
     from postrender.pipeline import Options, PostRenderer
     from postrender.ruleset.sources import build_ruleset
     from postrender.writers.explain import ExplainWriter
     from postrender.writers.json import ExplainJSONWriter
 
     limits = limits_of(max_input_bytes, max_alias_expansion, max_depth)
-    # full_parse: the near misses need every resource, not only those the screen lets through
-    options = Options(allow_unmatched=True, full_parse=True, limits=limits)
     inputs = rule_inputs(rules, presets, settings)
+
+    def options() -> Options:
+        # full_parse: the near misses need every resource, not only those the screen lets through
+        return Options(allow_unmatched=True, full_parse=True, limits=limits,
+                       velero_policy=policies_of(velero_policy, limits.max_input_bytes))
+
     if output == "json":
         json_writer = ExplainJSONWriter()
         try:
             ruleset = build_ruleset(inputs, limits.max_input_bytes)
             json_writer.advice = rule_advice(ruleset)
-            PostRenderer(ruleset, options).run(reader_for(file), json_writer)
+            PostRenderer(ruleset, options()).run(reader_for(file), json_writer)
         except PostRenderError as exc:  # the rules or the input could not be read: still one JSON document
             json_writer.write_problems(exc.problems)
         if json_writer.failed:
@@ -77,7 +81,7 @@ def explain(
         return
     ruleset = build_ruleset(inputs, limits.max_input_bytes)
     writer = ExplainWriter(use_color(color), wide, rule_advice(ruleset))
-    PostRenderer(ruleset, options).run(reader_for(file), writer)
+    PostRenderer(ruleset, options()).run(reader_for(file), writer)
     assert writer.explanation is not None
     print_problems(writer.explanation.problems)
     if any(p.is_error for p in writer.explanation.problems):

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from postrender.cli.common import limits_of, reader_for, reported, with_options
-from postrender.cli.fast import rule_inputs, strict_of
+from postrender.cli.root import rule_inputs, strict_of
 
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def _run(writer: Writer, rules: list[str] | None, presets: list[str] | None, set
          strict: bool, allow_unmatched: bool, file: str | None, max_input_bytes: str | None,
          max_alias_expansion: str | None, max_depth: str | None) -> Run:
     # the pipeline only when a command runs: --help and shell completion import this module
-    from postrender.cli.report import print_problems
+    from postrender.errors import print_problems
     from postrender.pipeline import Options, PostRenderer
     from postrender.ruleset.sources import build_ruleset
 

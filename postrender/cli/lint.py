@@ -28,6 +28,7 @@ if typing.TYPE_CHECKING:
     MaxInputBytesOption = str | None
     MaxAliasExpansionOption = str | None
     MaxDepthOption = str | None
+    VeleroPolicyOption = str | None
 else:
     RulesOption = annotation_of(option("rules"))
     PresetOption = annotation_of(option("presets"))
@@ -36,6 +37,7 @@ else:
     MaxInputBytesOption = annotation_of(option("max_input_bytes"))
     MaxAliasExpansionOption = annotation_of(option("max_alias_expansion"))
     MaxDepthOption = annotation_of(option("max_depth"))
+    VeleroPolicyOption = annotation_of(option("velero_policy"))
 
 
 @reported
@@ -45,10 +47,7 @@ def lint(
     rules: RulesOption = None,
     presets: PresetOption = None,
     settings: SetOption = None,
-    velero_policy: Annotated[Path | None, typer.Option(
-        "--velero-policy", metavar="FILE", dir_okay=False, show_default=False,
-        help="A Velero resource-policies document (ConfigMap or bare YAML): report the scratch and "
-             "backupVolumes volumes its volume policies would skip.")] = None,
+    velero_policy: VeleroPolicyOption = None,
     output: OutputOption = "text",
     disable: Annotated[list[str] | None, typer.Option(
         "--disable", metavar="CHECK", show_default=False, help="Do not run this check (repeatable).")] = None,
@@ -79,7 +78,7 @@ def lint(
       velero-postrender lint --list-checks
     """
     from postrender.cli.common import limits_of
-    from postrender.cli.fast import rule_inputs
+    from postrender.cli.root import rule_inputs
     from postrender.lint.run import (
         LintResult,
         checks_to_json,

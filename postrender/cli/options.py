@@ -88,6 +88,9 @@ OPTIONS: tuple[Option, ...] = (
            env="VELERO_POSTRENDER_MAX_ALIAS_EXPANSION"),
     Option("max_depth", ("--max-depth",), "Refuse deeper nesting (default 200).", VALUE, "LEVELS",
            env="VELERO_POSTRENDER_MAX_DEPTH"),
+    Option("velero_policy", ("--velero-policy",), "A Velero resource-policies document (ConfigMap or bare YAML): "
+           "report the scratch and backupVolumes volumes its volume policies would skip (with --strict: errors).",
+           VALUE, "FILE", complete=FILES),
     Option("file", ("--file", "-f"), "Read the manifests from FILE instead of stdin ('-' is stdin).", VALUE, "FILE",
            complete=FILES),
     Option("output", ("--output", "-o"), "Output format: text for people, or json: one JSON document for programs.", CHOICE,
@@ -111,9 +114,10 @@ LIMITS = ("max_input_bytes", "max_alias_expansion", "max_depth")
 RULES = ("rules", "presets", "settings")
 
 COMMANDS: dict[str, tuple[str, ...]] = {
-    ROOT: (*RULES, "strict", "allow_unmatched", *LIMITS, "version", "show_completion", "install_completion"),
-    "explain": (*RULES, "file", "output", "color", "wide", *LIMITS),
-    "diff": (*RULES, "strict", "allow_unmatched", "file", "diff_output", "color", *LIMITS),
+    ROOT: (*RULES, "strict", "allow_unmatched", *LIMITS, "velero_policy", "version", "show_completion",
+           "install_completion"),
+    "explain": (*RULES, "file", "output", "color", "wide", *LIMITS, "velero_policy"),
+    "diff": (*RULES, "strict", "allow_unmatched", "file", "diff_output", "color", *LIMITS, "velero_policy"),
     "export kustomize": (*RULES, "strict", "allow_unmatched", "file", *LIMITS),
     "export flux": (*RULES, "strict", "allow_unmatched", "file", *LIMITS),
 }

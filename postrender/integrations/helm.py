@@ -25,8 +25,9 @@ us (``launched_by_helm``) the warnings of a successful run reach the user in two
 In a shell pipe stderr reaches the user, and the output stays byte for byte what the rules
 make of the input.
 
-Every text that leaves this way is one line (``one_line``): a newline or an escape sequence
-inside a value cannot forge another comment, document or terminal line.
+Every text that leaves this way is one line (``Problem.render`` escapes it with
+``postrender.errors.safe_line``): a newline or an escape sequence inside a value cannot forge
+another comment, document or terminal line.
 """
 
 from __future__ import annotations
@@ -56,8 +57,6 @@ WARNING_COMMENT = "# velero-postrender warning: "
 # Helm 3 finds a document's template by the first "# Source: " anywhere in it (helm template --show-only)
 _HELM3_SOURCE = "# Source: "
 # line breaks for YAML, Go or a terminal (C0 but tab, DEL, C1, U+2028/9) and the byte order mark
-_UNSAFE = r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ufeff]"
-_ESCAPES = {"\n": "\\n", "\r": "\\r", "\x1b": "\\e"}
 
 
 def under_helm4(environ: Mapping[str, str] | None = None) -> bool:
@@ -163,23 +162,11 @@ def run_logged(command: Callable[[], object]) -> None:
 
 # --- warnings of a successful run ---------------------------------------------------------
 
-def one_line(text: str) -> str:
-    """``text`` as one safe line: newlines as ``\\n``, ESC as ``\\e``, every other control or
-    line-separator character as ``\\xNN``/``\\uNNNN``. Nothing else changes."""
-    import re  # only when there is something to report
-
-    def escape(found: re.Match[str]) -> str:
-        char = found.group()
-        return _ESCAPES.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
-
-    return re.sub(_UNSAFE, escape, text)
-
-
 def warning_comments(problems: Iterable[Problem], newline: str = "\n") -> str:
     """One YAML comment line per problem, ``# velero-postrender warning: WHERE: MESSAGE (HINT)``."""
     lines: list[str] = []
     for problem in problems:
-        text = one_line(problem.render()).removeprefix(f"{problem.severity.value}: ")
+        text = problem.render().removeprefix(f"{problem.severity.value}: ")
         lines.append(WARNING_COMMENT + text.replace(_HELM3_SOURCE, "# Source ") + newline)
     return "".join(lines)
 
@@ -265,7 +252,7 @@ def tell_terminal_warnings(problems: list[Problem], environ: Mapping[str, str] |
         pass
     try:
         with open("/dev/tty", "w", encoding="utf-8") as tty:
-            tty.write("".join(f"velero-postrender: {one_line(p.render())}\n" for p in problems))
+            tty.write("".join(f"velero-postrender: {p.render()}\n" for p in problems))
     except OSError:
         return False  # no controlling terminal: CI, Argo CD, a daemon
     return True

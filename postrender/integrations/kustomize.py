@@ -157,7 +157,7 @@ def run(config_path: str) -> int:
     """One plugin run: config file in argv, resources on stdin, resources on stdout."""
     import yaml
 
-    from postrender.cli.report import print_problems
+    from postrender.errors import print_problems
     from postrender.limits import DEFAULT_LIMITS
     from postrender.stream.reader import StdinReader, read_file
     from postrender.writers.stream import StreamWriter
