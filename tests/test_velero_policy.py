@@ -287,3 +287,26 @@ def test_the_pipeline_applies_the_policy_warnings_and_strict_errors() -> None:
     assert run.failed is False and strict.failed
     assert [p.render() for p in strict.problems if "volume policy" in p.message] == \
         [p.render().replace("warning:", "error:", 1) for p in skipped]
+
+
+@pytest.mark.parametrize("command", [[], ["diff"], ["explain"]], ids=lambda c: " ".join(c) or "root")
+def test_velero_policy_option_on_the_commands_that_run_the_pipeline(tmp_path: Path, command: list[str]) -> None:
+    """``--velero-policy`` comes from the one option table: root, diff and explain report the skip
+    as a warning; with ``--strict`` the root command and diff fail and write nothing."""
+    from conftest import run_cli
+
+    rules = tmp_path / "r.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("version: v1\nvolumePolicies:\n  - conditions: {volumeTypes: [emptyDir]}\n"
+                      "    action: {type: skip}\n", encoding="utf-8")
+    args = [*command, "--rules", str(rules), "--velero-policy", str(policy)]
+    result = run_cli(args, MANIFEST)
+    assert result.returncode == 0, result.stderr
+    assert b"the Velero volume policy at " + str(policy).encode() + b":3 skips the scratch volume" in result.stderr
+    if command != ["explain"]:
+        strict = run_cli([*args, "--strict"], MANIFEST)
+        assert strict.returncode == 1 and strict.stdout == b""
+        assert b"error: " in strict.stderr and b"skips the scratch volume" in strict.stderr
+    missing = run_cli([*command, "--rules", str(rules), "--velero-policy", str(tmp_path / "nope.yaml")], MANIFEST)
+    assert missing.returncode == 1 and missing.stdout == b"" and b"nope.yaml" in missing.stderr
