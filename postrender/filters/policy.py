@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from postrender.errors import Location, PostRenderError, Problem, Severity
+from postrender.ruleset.yamlfile import load_rules_text, plain
 
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
 if TYPE_CHECKING:
@@ -125,8 +126,6 @@ def read_policies(path: str, max_bytes: int) -> ResourcePolicies:
 
 def parse_policies(text: str, source: str) -> ResourcePolicies:
     """Parse and validate a policies document as Velero would; ``PostRenderError`` lists every problem."""
-    from postrender.ruleset.yamlfile import load_rules_text
-
     data = load_rules_text(text, source)
     to_file: Callable[[int | None], int | None] = _same_line
     if isinstance(data, dict) and data.get("kind") == "ConfigMap":
@@ -237,7 +236,7 @@ def _policies_of(data: Any, source: str, problems: list[Problem]) -> list[Volume
             continue
         capacity = _conditions_problems(conditions, index, fail)
         if capacity is not False:
-            policies.append(VolumePolicy(index, str(action_type), _plain(conditions), policy_line,
+            policies.append(VolumePolicy(index, str(action_type), plain(conditions), policy_line,
                                          capacity if isinstance(capacity, tuple) else None))
     return policies
 
@@ -299,13 +298,6 @@ def _capacity(value: Any) -> tuple[float, float] | str:
         return f"illegal range {value!r}: the upper end is below the lower end"
     return lower, upper
 
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value
 
 
 # --- matching ---------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from postrender.ruleset.model import (
     Template,
 )
 from postrender.ruleset.schema import FALSE_WORDS, RULESET, TRUE_WORDS, dns_label_problem, validate
-from postrender.ruleset.yamlfile import line_of, load_rules_text
+from postrender.ruleset.yamlfile import line_of, load_rules_text, plain
 from postrender.stream.screen import compile_pattern
 
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
@@ -242,7 +242,7 @@ class _RuleBuilder:
         return Scratch(
             name=name,
             mount_path=mount_path,
-            volume=_plain(volume),
+            volume=plain(volume),
             backup=self.boolean(raw.get("backup"), "scratch", "backup", default=True),
         )
 
@@ -308,13 +308,6 @@ class _RuleBuilder:
             is_script="script" in raw,
         )
 
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value
 
 
 def _field_lines(raw: Any) -> dict[str, int]:

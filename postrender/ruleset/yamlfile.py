@@ -105,3 +105,12 @@ def line_of(data: Any, path: tuple[str | int, ...]) -> int | None:
         if step in lines:  # the key's own line, also when its value is a block mapping or list below it
             line = lines[step]
     return line
+
+
+def plain(value: Any) -> Any:
+    """A copy of loaded data without the line marks: plain dicts and lists all the way down."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
