@@ -628,3 +628,74 @@ spec:
 def test_patches_of_a_run_without_changes_is_empty() -> None:
     run = PostRenderer(load_rules(presets=["mysql"]), Options(allow_unmatched=True)).render(POSTGRESQL.read_text())
     assert patches_of(run) == []
+
+
+OVERWRITTEN = """\
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: demo}
+spec:
+  selector: {matchLabels: {app: db}}
+  serviceName: db
+  template:
+    metadata:
+      labels: {app: db}
+      annotations:
+        keep.example.com/note: chart
+        pre.hook.backup.velero.io/command: '["/bin/true"]'
+        pre.hook.backup.velero.io/timeout: 10m
+    spec:
+      containers:
+        - {name: main, image: example/db:1}
+---
+apiVersion: db.example.com/v1
+kind: Database
+metadata: {name: custom, namespace: demo}
+spec:
+  pod:
+    template:
+      metadata:
+        annotations:
+          keep.example.com/note: chart
+          pre.hook.backup.velero.io/command: '["/bin/true"]'
+          pre.hook.backup.velero.io/timeout: 10m
+      spec:
+        containers:
+          - {name: main, image: example/db:1}
+"""
+
+OVERWRITE_RULES = """\
+apiVersion: velero-postrender/v1
+kind: RuleSet
+rules:
+  - name: sts
+    match: {kinds: [StatefulSet]}
+    overwrite: true
+    hooks: {preBackup: {command: [dump], onError: Fail}}
+  - name: custom
+    match: {kinds: [Database]}
+    podTemplate: $.spec.pod.template
+    overwrite: true
+    hooks: {preBackup: {command: [dump], onError: Fail}}
+"""
+
+
+def test_keys_that_overwrite_takes_away_are_taken_away_by_the_patches(tmp_path: Path) -> None:
+    """``overwrite: true`` replaces the whole phase (the chart's ``timeout`` goes): a strategic-merge
+    patch gives the key as null, a JSON patch removes it; kustomize then builds what the root writes."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(OVERWRITE_RULES)
+    root = run_cli(["--rules", str(rules)], OVERWRITTEN)
+    assert root.returncode == 0, root.stderr
+    assert b"pre.hook.backup.velero.io/timeout" not in root.stdout and b"keep.example.com/note" in root.stdout
+    directory = tmp_path / "hooks"
+    done = run_cli(["export", "kustomize", str(directory), "--rules", str(rules)], OVERWRITTEN)
+    assert done.returncode == 0, done.stderr
+    merge = yaml.safe_load((directory / "statefulset_demo_db.yaml").read_text())
+    annotations = merge["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["pre.hook.backup.velero.io/timeout"] is None and "keep.example.com/note" not in annotations
+    json_patch = yaml.safe_load((directory / "database.db.example.com_demo_custom.yaml").read_text())
+    assert {"op": "remove", "path": "/spec/pod/template/metadata/annotations/pre.hook.backup.velero.io~1timeout"} \
+        in json_patch
+    built = build_with(tmp_path, OVERWRITTEN, directory)
+    assert objects(built, merge_keys=False) == objects(root.stdout.decode(), merge_keys=False)

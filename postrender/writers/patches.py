@@ -127,6 +127,7 @@ class _TemplateChange:
     path: tuple[Step, ...]
     template: dict[str, Any]
     annotations: set[str] = field(default_factory=set)
+    removed: set[str] = field(default_factory=set)  # annotations ``overwrite: true`` took away
     volumes: list[str] = field(default_factory=list)
     mounts: dict[str, list[str]] = field(default_factory=dict)  # container -> mount paths
 
@@ -151,6 +152,7 @@ def patches_of(run: Run) -> list[Patch]:
         _, by_path = changes.setdefault(id(resource.obj), (resource, {}))
         change = by_path.setdefault(path, _TemplateChange(path, template))
         change.annotations.update(effect.annotations)
+        change.removed.update(effect.removed)
         change.volumes.extend(name for name in effect.volumes if name not in change.volumes)
         for container, mount_path in effect.mounts:
             paths = change.mounts.setdefault(container, [])
@@ -236,8 +238,10 @@ def _strategic_merge(target: Target, changes: list[_TemplateChange]) -> dict[str
         node = body
         for step in change.path:
             node = node.setdefault(str(step), {})
-        if change.annotations:
-            node.setdefault("metadata", {})["annotations"] = _annotations(change)
+        if change.annotations or change.removed:
+            # a strategic merge deletes a map key given as null
+            removed: dict[str, Any] = {key: None for key in sorted(change.removed - change.annotations)}
+            node.setdefault("metadata", {})["annotations"] = {**_annotations(change), **removed}
         spec: dict[str, Any] = {}
         if change.mounts:
             spec["containers"] = [{"name": name, "volumeMounts": mounts} for name, mounts in _mounts(change)]
@@ -276,6 +280,9 @@ def _json6902(change: _TemplateChange) -> list[dict[str, Any]]:
     base = "".join(f"/{_pointer_escape(str(step))}" for step in change.path)
     template = change.template
     ops: list[dict[str, Any]] = []
+    if not change.annotations and change.removed:  # only keys taken away (every rule's keys were there)
+        ops.extend({"op": "remove", "path": f"{base}/metadata/annotations/{_pointer_escape(key)}"}
+                   for key in sorted(change.removed))
     if change.annotations:
         metadata = template["metadata"]
         annotations = _annotations(change)
@@ -287,6 +294,8 @@ def _json6902(change: _TemplateChange) -> list[dict[str, Any]]:
         else:
             ops.extend(_add(f"{base}/metadata/annotations/{_pointer_escape(key)}", value)
                        for key, value in annotations.items())
+            ops.extend({"op": "remove", "path": f"{base}/metadata/annotations/{_pointer_escape(key)}"}
+                       for key in sorted(change.removed - change.annotations))
     if change.volumes:
         ops.extend(_add_items(f"{base}/spec/volumes", template["spec"]["volumes"], _volumes(change)))
     names = [str(c.get("name")) for c in containers_of(template)]
