@@ -18,7 +18,7 @@ from postrender.errors import Severity
 from postrender.lint import CHECKS, CHECKS_BY_ID, SUPPORT_MODULES, shell
 from postrender.lint.base import Context, RulesFile
 from postrender.lint.restore_wait_timeout import missing_wait_timeout
-from postrender.ruleset.model import Hook, Match, Phase, Rule
+from postrender.ruleset.model import BackupHook, Match, Phase, RestoreHook, Rule
 from postrender.ruleset.yamlfile import load_rules_text
 
 HEADER = "apiVersion: velero-postrender/v1\nkind: RuleSet\n"
@@ -193,14 +193,15 @@ def test_restore_wait_timeout() -> None:
 
 
 def test_missing_wait_timeout_for_explain() -> None:
-    hook = Hook(Phase.POST_RESTORE, ("true",))
+    hook = RestoreHook(("true",), "Continue")
     rule = Rule("db", "r.yaml", 4, Match(kinds=("StatefulSet",)), hooks=(hook,),
                 field_lines={"hooks.postRestore": 9})
     (problem,) = missing_wait_timeout(rule)
     assert problem.render().startswith("warning: r.yaml:9: rule 'db': hooks.postRestore: the postRestore hook has no "
                                        "waitTimeout")
     timed = Rule("db", "r.yaml", 4, Match(kinds=("StatefulSet",)),
-                 hooks=(Hook(Phase.POST_RESTORE, ("true",), wait_timeout="10m"), Hook(Phase.PRE_BACKUP, ("true",))))
+                 hooks=(RestoreHook(("true",), "Continue", wait_timeout="10m"),
+                        BackupHook(Phase.PRE_BACKUP, ("true",), "Fail")))
     assert missing_wait_timeout(timed) == []
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from postrender.errors import Problem, error, warning
 from postrender.filters import velero
 from postrender.filters.podtemplate import containers_of, init_containers_of
-from postrender.ruleset.model import Hook, Phase, Rule
+from postrender.ruleset.model import Hook, InitRestoreHook, Phase, Rule
 from postrender.ruleset.quantities import parse_quantity
 from postrender.stream.resources import Resource
 
@@ -133,7 +133,7 @@ class _Plan:
         if previous is not None:
             self.fail(f"rules {previous!r} and {self.rule.name!r} both set the {hook.phase.key} hook "
                       "on this pod template", field_path, "Velero runs one command per phase: merge them into one rule")
-        if hook.phase is Phase.INIT_RESTORE:
+        if isinstance(hook, InitRestoreHook):
             self._check_init_name(hook, field_path)
             return
         container = hook.container or self.main_container
@@ -143,17 +143,17 @@ class _Plan:
             return
         self.hook_containers[hook.phase] = container
 
-    def _check_init_name(self, hook: Hook, field_path: str) -> None:
+    def _check_init_name(self, hook: InitRestoreHook, field_path: str) -> None:
         """Velero prepends the init restore container on every restore and names it
         ``velero-restore-init-<random>`` unless the annotation fixes a name."""
-        if not hook.init_name:
+        if not hook.name:
             return
         taken = set(self._names()) | {str(c.get("name")) for c in init_containers_of(self.template)}
-        if hook.init_name in taken:
-            self.fail(f"init restore container name {hook.init_name!r} is already a container of the pod",
+        if hook.name in taken:
+            self.fail(f"init restore container name {hook.name!r} is already a container of the pod",
                       f"{field_path}.name", "container names must be unique in a pod: choose another or leave name out")
             return
-        self.warn(f"the init restore container gets the fixed name {hook.init_name!r}: Velero adds it again on every "
+        self.warn(f"the init restore container gets the fixed name {hook.name!r}: Velero adds it again on every "
                   "restore, so restoring a backup of an already restored pod fails with \"Duplicate value\"",
                   f"{field_path}.name", "leave name out: Velero then generates a unique velero-restore-init-* name")
 
@@ -254,7 +254,7 @@ class _Plan:
         removed with ``overwrite: true``."""
         current = self._current_annotations()
         for hook in self.rule.hooks:
-            if hook.phase is not Phase.INIT_RESTORE and hook.phase not in self.hook_containers:
+            if not isinstance(hook, InitRestoreHook) and hook.phase not in self.hook_containers:
                 continue
             wanted = velero.hook_annotations(hook, self.hook_containers.get(hook.phase))
             for key, value in wanted.items():
@@ -289,7 +289,7 @@ class _Plan:
     def _warn_environment(self) -> None:
         by_name = {str(c.get("name")): c for c in self.containers}
         for hook in self.rule.hooks:
-            container = by_name.get(self.hook_containers.get(hook.phase, ""))
+            container = by_name.get(self.hook_containers.get(hook.phase, ""))  # exec hooks only: init hooks have none
             if container is None or container.get("envFrom") or "-c" not in hook.command:
                 continue
             script = hook.command[hook.command.index("-c") + 1] if hook.command.index("-c") + 1 < len(hook.command) else ""

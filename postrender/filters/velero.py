@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from postrender.ruleset.durations import DurationError, parse_go_duration_ns
-from postrender.ruleset.model import Hook, Phase
+from postrender.ruleset.model import Hook, InitRestoreHook, Phase, RestoreHook
 
 BACKUP_VOLUMES = "backup.velero.io/backup-volumes"
 BACKUP_VOLUMES_EXCLUDES = "backup.velero.io/backup-volumes-excludes"
@@ -53,24 +53,26 @@ def _has_surrogate(text: str) -> bool:
 def hook_annotations(hook: Hook, container: str | None) -> dict[str, str]:
     """The annotations of one hook; ``on-error`` is always written, never left to defaults."""
     prefix = hook.phase.prefix
-    if hook.phase is Phase.INIT_RESTORE:
-        values = {f"{prefix}/container-image": hook.image}
-        if hook.init_name:
-            values[f"{prefix}/container-name"] = hook.init_name
-        values[f"{prefix}/command"] = encode_command(hook.command)
-        return {k: v for k, v in values.items() if v is not None}
-    values = {
-        f"{prefix}/container": container,
-        f"{prefix}/command": encode_command(hook.command),
-        f"{prefix}/on-error": hook.on_error,
-    }
-    if hook.phase is Phase.POST_RESTORE:
-        values[f"{prefix}/exec-timeout"] = hook.exec_timeout
-        values[f"{prefix}/wait-timeout"] = hook.wait_timeout
-        if hook.wait_for_ready is not None:
-            values[f"{prefix}/wait-for-ready"] = "true" if hook.wait_for_ready else "false"
+    if isinstance(hook, InitRestoreHook):
+        values: dict[str, str | None] = {f"{prefix}/container-image": hook.image,
+                                         f"{prefix}/container-name": hook.name,
+                                         f"{prefix}/command": encode_command(hook.command)}
+    elif isinstance(hook, RestoreHook):
+        values = {
+            f"{prefix}/container": container,
+            f"{prefix}/command": encode_command(hook.command),
+            f"{prefix}/on-error": hook.on_error,
+            f"{prefix}/exec-timeout": hook.exec_timeout,
+            f"{prefix}/wait-timeout": hook.wait_timeout,
+            f"{prefix}/wait-for-ready": None if hook.wait_for_ready is None else str(hook.wait_for_ready).lower(),
+        }
     else:
-        values[f"{prefix}/timeout"] = hook.timeout
+        values = {
+            f"{prefix}/container": container,
+            f"{prefix}/command": encode_command(hook.command),
+            f"{prefix}/on-error": hook.on_error,
+            f"{prefix}/timeout": hook.timeout,
+        }
     return {k: v for k, v in values.items() if v is not None}
 
 

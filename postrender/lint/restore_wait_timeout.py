@@ -43,8 +43,8 @@ def check(rule: RuleView, conf: Mapping[str, Any]) -> Iterator[Problem]:
 
 def missing_wait_timeout(rule: Rule) -> list[Problem]:
     """The same warning for a loaded rule (for ``explain``): empty when every postRestore hook has one."""
-    from postrender.ruleset.model import Phase
+    from postrender.ruleset.model import RestoreHook
 
     return [warning(MESSAGE, Location(file=rule.source, line=rule.line_of("hooks.postRestore"), rule=rule.name,
                                       field="hooks.postRestore"), HINT)
-            for hook in rule.hooks if hook.phase is Phase.POST_RESTORE and not hook.wait_timeout]
+            for hook in rule.hooks if isinstance(hook, RestoreHook) and not hook.wait_timeout]

@@ -13,11 +13,14 @@ from postrender.ruleset import placeholders
 from postrender.ruleset.durations import check_duration
 from postrender.ruleset.model import (
     DEFAULT_ON_ERROR,
+    BackupHook,
     Binding,
     Hook,
+    InitRestoreHook,
     Match,
     Phase,
     Quoting,
+    RestoreHook,
     Rule,
     RuleSet,
     Scratch,
@@ -291,22 +294,21 @@ class _RuleBuilder:
         on_error = raw.get("onError") or DEFAULT_ON_ERROR.get(phase)
         if on_error not in (None, "Continue", "Fail"):
             self.fail(f"onError must be Continue or Fail, not {on_error!r}", *path, "onError")
+        is_script = "script" in raw
         if phase is Phase.INIT_RESTORE:
             self.init_container(raw, *path)
-        return Hook(
-            phase=phase,
-            command=command,
-            container=raw.get("container"),
-            on_error=on_error if phase is not Phase.INIT_RESTORE else None,
-            timeout=self.duration(raw.get("timeout"), *path, "timeout"),
-            exec_timeout=self.duration(raw.get("execTimeout"), *path, "execTimeout"),
-            wait_timeout=self.duration(raw.get("waitTimeout"), *path, "waitTimeout"),
-            wait_for_ready=None if raw.get("waitForReady") is None else
-            self.boolean(raw.get("waitForReady"), *path, "waitForReady", default=False),
-            image=raw.get("image"),
-            init_name=raw.get("name"),
-            is_script="script" in raw,
-        )
+            return InitRestoreHook(command, str(raw.get("image") or ""), raw.get("name"), is_script)
+        if phase is Phase.POST_RESTORE:
+            return RestoreHook(
+                command, str(on_error), raw.get("container"),
+                exec_timeout=self.duration(raw.get("execTimeout"), *path, "execTimeout"),
+                wait_timeout=self.duration(raw.get("waitTimeout"), *path, "waitTimeout"),
+                wait_for_ready=None if raw.get("waitForReady") is None else
+                self.boolean(raw.get("waitForReady"), *path, "waitForReady", default=False),
+                is_script=is_script,
+            )
+        return BackupHook(phase, command, str(on_error), raw.get("container"),
+                          self.duration(raw.get("timeout"), *path, "timeout"), is_script)
 
 
 
@@ -351,7 +353,7 @@ def _load_rule(raw: Any, source: str, values: Mapping[str, str]) -> tuple[Rule |
 _RESOURCE = frozenset(placeholders.RESOURCE_BUILTINS)
 _HOOK_TARGETS = {  # hook field -> (Hook attribute, check of the filled-in value)
     "container": ("container", None), "timeout": ("timeout", "duration"), "execTimeout": ("exec_timeout", "duration"),
-    "waitTimeout": ("wait_timeout", "duration"), "image": ("image", "image"), "name": ("init_name", "init container name"),
+    "waitTimeout": ("wait_timeout", "duration"), "image": ("image", "image"), "name": ("name", "init container name"),
 }
 
 

@@ -87,18 +87,52 @@ DEFAULT_ON_ERROR = {Phase.PRE_BACKUP: "Fail", Phase.POST_BACKUP: "Fail", Phase.P
 
 
 @dataclass(frozen=True)
-class Hook:
-    phase: Phase
+class BackupHook:
+    """A pre- or post-backup exec hook: a command Velero runs in a container of the pod around
+    the backup of its volumes."""
+
+    phase: Phase  # PRE_BACKUP or POST_BACKUP
     command: tuple[str, ...]
+    on_error: str  # Continue or Fail: always written
     container: str | None = None  # None: the rule's container
-    on_error: str | None = None
     timeout: str | None = None
+    is_script: bool = False  # the command is [shell, "-c", script]
+
+
+@dataclass(frozen=True)
+class RestoreHook:
+    """A post-restore exec hook: a command Velero runs in a container of the restored pod, once
+    the container runs (or is ready), within a bounded wait."""
+
+    command: tuple[str, ...]
+    on_error: str
+    container: str | None = None
     exec_timeout: str | None = None
-    wait_timeout: str | None = None
+    wait_timeout: str | None = None  # None: Velero waits for ever (lint and explain warn)
     wait_for_ready: bool | None = None
-    image: str | None = None
-    init_name: str | None = None
     is_script: bool = False
+
+    @property
+    def phase(self) -> Phase:
+        return Phase.POST_RESTORE
+
+
+@dataclass(frozen=True)
+class InitRestoreHook:
+    """An init restore hook: a container Velero prepends to the restored pod's init containers."""
+
+    command: tuple[str, ...]
+    image: str
+    name: str | None = None  # None: Velero generates a unique name (a fixed one collides on a second restore)
+    is_script: bool = False
+
+    @property
+    def phase(self) -> Phase:
+        return Phase.INIT_RESTORE
+
+
+ExecHook = BackupHook | RestoreHook  # the hooks that run in one of the pod's containers
+Hook = BackupHook | RestoreHook | InitRestoreHook
 
 
 @dataclass(frozen=True)
