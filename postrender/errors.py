@@ -23,8 +23,7 @@ TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
 if TYPE_CHECKING:
     from typing import Iterable
 
-_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff"
-                     "\ud800-\udfff]")
+_UNSAFE = "[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff\ud800-\udfff]"
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\x1b": "\\e"}
 
 
@@ -35,7 +34,7 @@ def _escape(found: re.Match[str]) -> str:
 
 def safe_line(text: str) -> str:
     """``text`` with every character that could break or forge a terminal line escaped."""
-    return _UNSAFE.sub(_escape, text)
+    return re.sub(_UNSAFE, _escape, text)  # compiled on the first message, not at start-up (re caches it)
 
 
 class Severity(enum.Enum):

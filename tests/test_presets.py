@@ -815,3 +815,33 @@ def test_mongodb_secondary_removes_its_copy_without_restoring(tmp_path: Path) ->
     assert done.returncode == 0 and "not the primary" in done.stdout
     assert not (record / "mongorestore.argv").exists()
     assert not (scratch / "mongodb").exists()
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_shipped_presets_place_every_placeholder_where_the_shell_scanner_allows(name: str) -> None:
+    """A run skips the scanner for the package's own presets (``RulesSource.shipped``): this test
+    is what proves their placeholders sit at shell word positions."""
+    from postrender.ruleset.load import RulesSource, load_ruleset
+
+    from postrender.ruleset.presets import preset_path
+
+    path = preset_path(name)
+    assert path is not None
+    text = path.read_text(encoding="utf-8")
+    checked = load_ruleset([RulesSource(text, f"preset:{name}", shipped=False)])
+    shipped = load_ruleset([RulesSource(text, f"preset:{name}", shipped=True)])
+    assert checked == shipped
+    assert checked.rules
+
+
+def test_a_shipped_source_skips_only_the_position_check() -> None:
+    """Values are quoted all the same; a misplaced placeholder is refused unless shipped."""
+    from postrender.errors import PostRenderError
+    from postrender.ruleset.load import RulesSource, load_ruleset
+
+    text = ("apiVersion: velero-postrender/v1\nkind: RuleSet\nrules:\n  - name: r\n    match: {kinds: [StatefulSet]}\n"
+            "    hooks: {preBackup: {script: \"echo '{{ x }}'\"}}\nparams: {x: a}\n")
+    with pytest.raises(PostRenderError, match="inside single quotes|in single quotes|quote"):
+        load_ruleset([RulesSource(text, "r.yaml")])
+    (rule,) = load_ruleset([RulesSource(text, "preset:r", shipped=True)]).rules
+    assert rule.hooks[0].command[-1] == "echo ''a''"  # the value quoted as one word, as always

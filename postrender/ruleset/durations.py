@@ -13,8 +13,6 @@ three so that the annotation means what the rule says.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 _UNITS: dict[bytes, int] = {
     b"ns": 1,
     b"us": 1_000,
@@ -138,10 +136,15 @@ def parse_go_duration(text: str) -> float | None:
         return None
 
 
-@dataclass(frozen=True)
 class DurationProblem:
-    message: str
-    hint: str
+    """Why a duration cannot be used, and what to write instead (a plain class: a dataclass
+    costs start-up time that Helm pays on every call)."""
+
+    __slots__ = ("message", "hint")
+
+    def __init__(self, message: str, hint: str):
+        self.message = message
+        self.hint = hint
 
 
 def check_duration(text: str) -> DurationProblem | None:

@@ -25,6 +25,7 @@ from postrender.ruleset.model import (
     RuleSet,
     Scratch,
     Template,
+    Value,
 )
 from postrender.ruleset.schema import FALSE_WORDS, RULESET, TRUE_WORDS, dns_label_problem, validate
 from postrender.ruleset.yamlfile import line_of, load_rules_text, plain
@@ -46,6 +47,10 @@ class RulesSource:
 
     text: str
     name: str
+    # A preset of this package. Its scripts' placeholder positions are proven safe by the tests
+    # (test_presets.py), so the run skips the shell scanner for them: it costs about a millisecond
+    # per script on every Helm call. Values are still quoted; only the position check is skipped.
+    shipped: bool = False
 
 
 def load_ruleset(sources: Sequence[RulesSource], settings: Mapping[str, str] | None = None) -> RuleSet:
@@ -60,7 +65,7 @@ def load_ruleset(sources: Sequence[RulesSource], settings: Mapping[str, str] | N
         except PostRenderError as exc:
             problems.extend(exc.problems)
             continue
-        file_rules, file_problems, file_used = _load_file(data, source.name, settings)
+        file_rules, file_problems, file_used = _load_file(data, source.name, settings, source.shipped)
         rules.extend(file_rules)
         problems.extend(file_problems)
         used |= file_used
@@ -72,7 +77,8 @@ def load_ruleset(sources: Sequence[RulesSource], settings: Mapping[str, str] | N
     return RuleSet(tuple(rules), unused, parameters, tuple(problems))  # no error left: these are warnings
 
 
-def _load_file(data: Any, source: str, settings: Mapping[str, str]) -> tuple[list[Rule], list[Problem], set[str]]:
+def _load_file(data: Any, source: str, settings: Mapping[str, str],
+               shipped: bool = False) -> tuple[list[Rule], list[Problem], set[str]]:
     if data is None:
         return [], [error("rules file is empty", Location(file=source))], set()
     violations = validate(data, RULESET)
@@ -89,7 +95,7 @@ def _load_file(data: Any, source: str, settings: Mapping[str, str]) -> tuple[lis
     for index, raw in enumerate(data["rules"]):
         if index in broken:
             continue
-        rule, rule_problems, rule_used = _load_rule(raw, source, values)
+        rule, rule_problems, rule_used = _load_rule(raw, source, values, shipped)
         problems.extend(rule_problems)
         used |= rule_used
         if rule is not None:
@@ -325,10 +331,11 @@ def _field_lines(raw: Any) -> dict[str, int]:
     return lines
 
 
-def _load_rule(raw: Any, source: str, values: Mapping[str, str]) -> tuple[Rule | None, list[Problem], set[str]]:
+def _load_rule(raw: Any, source: str, values: Mapping[str, str],
+               shipped: bool = False) -> tuple[Rule | None, list[Problem], set[str]]:
     name = raw["name"]
     builder = _RuleBuilder(raw, source, name)
-    compiled = _Placeholders(raw, values, builder)
+    compiled = _Placeholders(raw, values, builder, check_positions=not shipped)
     resolved = compiled.resolve(raw, ())
     compiled.report_missing()
     if builder.problems:
@@ -362,10 +369,11 @@ class _Placeholders:
     (``placeholders.compile_text``), and keeps the fields with resource placeholders as
     ``Binding`` templates. Problems go to the builder, at the field's line."""
 
-    def __init__(self, raw: Any, values: Mapping[str, str], builder: _RuleBuilder):
+    def __init__(self, raw: Any, values: Mapping[str, str], builder: _RuleBuilder, check_positions: bool = True):
         self.raw = raw
         self.values = {key: value for key, value in values.items() if key not in _RESOURCE}
         self.builder = builder
+        self.check_positions = check_positions  # False for shipped presets (see RulesSource.shipped)
         self.used: set[str] = set()
         self.missing: dict[str, tuple[str | int, ...]] = {}  # name -> first field that uses it
         self.bindings: list[Binding] = []
@@ -412,7 +420,7 @@ class _Placeholders:
 
     def compile(self, text: str, path: tuple[str | int, ...], context: Context) -> Template:
         """The template with every value it can have now filled in; problems reported."""
-        template, issues = placeholders.compile_text(text, context)
+        template, issues = placeholders.compile_text(text, context, self.check_positions)
         for issue in issues:
             self.builder.fail(issue.message, *path, hint=issue.hint)
         for slot in template.slots:
@@ -542,7 +550,7 @@ def bind_to_resource(rule: Rule, resource: Resource) -> tuple[Rule | None, list[
 
 
 def _set_in(container: Any, path: tuple[str | int, ...], value: Any) -> Any:
-    """A copy of ``container`` (a frozen dataclass, tuple or dict) with ``value`` at ``path``."""
+    """A copy of ``container`` (a frozen dataclass, a ``Value``, a tuple or a dict) with ``value`` at ``path``."""
     if not path:
         return value
     step, rest = path[0], path[1:]
@@ -552,7 +560,8 @@ def _set_in(container: Any, path: tuple[str | int, ...], value: Any) -> Any:
         return container[:step] + [_set_in(container[step], rest, value)] + container[step + 1:]
     if isinstance(container, dict):
         return {**container, step: _set_in(container[step], rest, value)}
-    return replace(container, **{str(step): _set_in(getattr(container, str(step)), rest, value)})
+    changes = {str(step): _set_in(getattr(container, str(step)), rest, value)}
+    return container.replace(**changes) if isinstance(container, Value) else replace(container, **changes)
 
 
 def _duplicate_names(rules: list[Rule]) -> list[Problem]:

@@ -48,18 +48,59 @@ class Quoting(enum.Enum):
     ARGV_WORDS = "argv-words"  # a whole ``command`` element, ``| words``: one argv element per word
 
 
-@dataclass(frozen=True)
-class Slot:
+class Value:
+    """An immutable value with ``__slots__``: equal when its fields are, copied with changes by
+    ``replace``. Hooks and templates are such plain classes rather than frozen dataclasses
+    because each dataclass costs about half a millisecond to create, on the start-up path that
+    Helm pays on every call. A subclass's ``__init__`` takes its fields in slot order, by the
+    slots' names."""
+
+    __slots__: tuple[str, ...] = ()
+
+    def __init__(self, *values: Any) -> None:
+        for name, value in zip(self.__slots__, values, strict=True):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable (setting {name!r})")
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def replace(self, **changes: Any) -> Any:
+        """A copy with ``changes`` (field name -> new value)."""
+        return type(self)(**{**dict(zip(self.__slots__, self._fields(), strict=True)), **changes})
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other._fields() == self._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self.__slots__)})"
+
+
+class Slot(Value):
+    """A placeholder in a template: its name, how its value is quoted, and how it was written."""
+
+    __slots__ = ("name", "quoting", "source")
     name: str
     quoting: Quoting
     source: str  # the placeholder as written, e.g. ``{{ resource.name }}``
 
+    def __init__(self, name: str, quoting: Quoting, source: str) -> None:
+        super().__init__(name, quoting, source)
 
-@dataclass(frozen=True)
-class Template:
+
+class Template(Value):
     """A string with placeholders: literal parts and slots, in order."""
 
+    __slots__ = ("parts",)
     parts: tuple[str | Slot, ...]
+
+    def __init__(self, parts: tuple[str | Slot, ...]) -> None:
+        super().__init__(parts)
 
     @property
     def slots(self) -> tuple[Slot, ...]:
@@ -71,60 +112,76 @@ class Template:
         return "".join(part.source if isinstance(part, Slot) else part for part in self.parts)
 
 
-@dataclass(frozen=True)
-class Binding:
+class Binding(Value):
     """A rule field that holds resource placeholders, filled in for each matched resource."""
 
+    __slots__ = ("target", "field", "line", "templates", "is_list", "check")
     target: tuple[str | int, ...]  # attribute names and indexes from the Rule to the value
     field: str  # the field in the rules file, for messages: hooks.preBackup.script
     line: int | None
     templates: tuple[Template, ...]  # one for a string; one per element for a command list
-    is_list: bool = False  # the value is a tuple of argv elements (a command)
-    check: str | None = None  # what the filled-in value must be (see ruleset.load.BIND_CHECKS)
+    is_list: bool  # the value is a tuple of argv elements (a command)
+    check: str | None  # what the filled-in value must be (see ruleset.load.BIND_CHECKS)
+
+    def __init__(self, target: tuple[str | int, ...], field: str, line: int | None, templates: tuple[Template, ...],
+                 is_list: bool = False, check: str | None = None) -> None:
+        super().__init__(target, field, line, templates, is_list, check)
 
 
 DEFAULT_ON_ERROR = {Phase.PRE_BACKUP: "Fail", Phase.POST_BACKUP: "Fail", Phase.POST_RESTORE: "Continue"}
 
 
-@dataclass(frozen=True)
-class BackupHook:
+class BackupHook(Value):
     """A pre- or post-backup exec hook: a command Velero runs in a container of the pod around
     the backup of its volumes."""
 
+    __slots__ = ("phase", "command", "on_error", "container", "timeout", "is_script")
     phase: Phase  # PRE_BACKUP or POST_BACKUP
     command: tuple[str, ...]
     on_error: str  # Continue or Fail: always written
-    container: str | None = None  # None: the rule's container
-    timeout: str | None = None
-    is_script: bool = False  # the command is [shell, "-c", script]
+    container: str | None  # None: the rule's container
+    timeout: str | None
+    is_script: bool  # the command is [shell, "-c", script]
+
+    def __init__(self, phase: Phase, command: tuple[str, ...], on_error: str, container: str | None = None,
+                 timeout: str | None = None, is_script: bool = False) -> None:
+        super().__init__(phase, command, on_error, container, timeout, is_script)
 
 
-@dataclass(frozen=True)
-class RestoreHook:
+class RestoreHook(Value):
     """A post-restore exec hook: a command Velero runs in a container of the restored pod, once
     the container runs (or is ready), within a bounded wait."""
 
+    __slots__ = ("command", "on_error", "container", "exec_timeout", "wait_timeout", "wait_for_ready", "is_script")
     command: tuple[str, ...]
     on_error: str
-    container: str | None = None
-    exec_timeout: str | None = None
-    wait_timeout: str | None = None  # None: Velero waits for ever (lint and explain warn)
-    wait_for_ready: bool | None = None
-    is_script: bool = False
+    container: str | None
+    exec_timeout: str | None
+    wait_timeout: str | None  # None: Velero waits for ever (lint and explain warn)
+    wait_for_ready: bool | None
+    is_script: bool
+
+    def __init__(self, command: tuple[str, ...], on_error: str, container: str | None = None,
+                 exec_timeout: str | None = None, wait_timeout: str | None = None, wait_for_ready: bool | None = None,
+                 is_script: bool = False) -> None:
+        super().__init__(command, on_error, container, exec_timeout, wait_timeout, wait_for_ready, is_script)
 
     @property
     def phase(self) -> Phase:
         return Phase.POST_RESTORE
 
 
-@dataclass(frozen=True)
-class InitRestoreHook:
+class InitRestoreHook(Value):
     """An init restore hook: a container Velero prepends to the restored pod's init containers."""
 
+    __slots__ = ("command", "image", "name", "is_script")
     command: tuple[str, ...]
     image: str
-    name: str | None = None  # None: Velero generates a unique name (a fixed one collides on a second restore)
-    is_script: bool = False
+    name: str | None  # None: Velero generates a unique name (a fixed one collides on a second restore)
+    is_script: bool
+
+    def __init__(self, command: tuple[str, ...], image: str, name: str | None = None, is_script: bool = False) -> None:
+        super().__init__(command, image, name, is_script)
 
     @property
     def phase(self) -> Phase:

@@ -126,7 +126,7 @@ def read_sources(inputs: RuleInputs, max_bytes: int | None = None) -> list[Rules
             problems.append(error(f"no preset named {name!r}", Location(file=f"preset:{name}"), preset_hint(name)))
             continue
         try:
-            sources.append(RulesSource(read_file(found, max_bytes, "preset"), f"preset:{name}"))
+            sources.append(RulesSource(read_file(found, max_bytes, "preset"), f"preset:{name}", shipped=True))
         except PostRenderError as exc:
             problems.extend(exc.problems)
     for number, data in enumerate(inputs.inline, 1):

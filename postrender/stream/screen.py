@@ -31,7 +31,6 @@ container choice (``filters.merge``) and ``lint``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 
 import yaml
@@ -68,27 +67,60 @@ def compile_pattern(pattern: str) -> Pattern:
     options = re2.Options()
     options.log_errors = False  # RE2 would print its own message on stderr: the loader reports it, located
     try:
-        return re2.compile(pattern, options)  # type: ignore[no-any-return]
+        return ImagePattern(re2.compile(pattern, options))
     except re2.error as exc:
         reason = exc.args[0] if exc.args else exc
         raise ValueError(reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)) from None
 
 
-@dataclass(frozen=True)
+class ImagePattern:
+    """An RE2 pattern that remembers its verdict per image. A chart names a few images in many
+    documents, and one RE2 search from Python costs several times a ``re`` search: the screen,
+    the selectors and the container choice ask about the same images again and again."""
+
+    __slots__ = ("compiled", "pattern", "_verdicts")
+
+    def __init__(self, compiled: Any):
+        self.compiled = compiled
+        self.pattern: str = compiled.pattern
+        self._verdicts: dict[str, bool] = {}
+
+    def search(self, text: str) -> bool:
+        """Whether the pattern occurs in ``text`` (what every caller asks)."""
+        verdict = self._verdicts.get(text)
+        if verdict is None:
+            verdict = self._verdicts[text] = self.compiled.search(text) is not None
+        return verdict
+
+    def __repr__(self) -> str:
+        return f"ImagePattern({self.pattern!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ImagePattern) and other.pattern == self.pattern
+
+    def __hash__(self) -> int:
+        return hash(self.pattern)
+
+
 class Selector:
     """What one rule could select, as far as the screen can tell: kinds and image patterns
     (an empty tuple selects any)."""
 
-    kinds: tuple[str, ...]
-    images: tuple[Pattern, ...]  # RE2 (compile_pattern): linear time on any image
+    __slots__ = ("kinds", "images")  # a plain class: a dataclass costs start-up time Helm pays on every call
+
+    def __init__(self, kinds: tuple[str, ...], images: tuple[Pattern, ...]):
+        self.kinds = kinds
+        self.images = images  # RE2 (compile_pattern): linear time on any image
 
 
-@dataclass(frozen=True)
 class Screen:
     """What the enabled rules could possibly select, in a form the screen can check quickly.
     Built by ``postrender.filters.select.screen_for`` from a rule set."""
 
-    selectors: tuple[Selector, ...]
+    __slots__ = ("selectors",)
+
+    def __init__(self, selectors: tuple[Selector, ...]):
+        self.selectors = selectors
 
     def may_match(self, text: str) -> bool:
         """False only when the text proves that no rule can select this document."""
