@@ -114,6 +114,8 @@ class PostRenderer:
             if any(p.is_error for p in problems):
                 raise PostRenderError(_in_stream_order(problems + checking.finish()))
             run.effects, run.unmatched, rule_problems = apply_rules(self.ruleset, run.resources)
+            if options.parallel and not any(p.is_error for p in rule_problems):
+                run.output  # noqa: B018 - write the new stream while the worker still checks the rest
             reading = _in_stream_order(problems + checking.finish())
         finally:
             checking.cancel()
