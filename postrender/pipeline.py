@@ -43,6 +43,8 @@ if TYPE_CHECKING:
         """Where a run goes: the manifest stream, a diff, an explanation, JSON, patches."""
 
         tolerant: bool  # called even when the run has errors (explain shows them in context)
+        # optional ``writes_stream``: True when the writer writes ``Run.output``; a parallel run
+        # then emits it while the worker checks the unparsed documents
 
         def write(self, run: Run) -> None: ...
 
@@ -96,13 +98,13 @@ class PostRenderer:
 
     def run(self, reader: Reader, writer: Writer) -> Run:
         text = reader.read(self.options.limits.max_input_bytes)
-        run = self.render(text, reader.name)
+        run = self.render(text, reader.name, emit_early=getattr(writer, "writes_stream", False))
         if run.failed and not writer.tolerant:
             raise PostRenderError(run.problems)
         writer.write(run)
         return run
 
-    def render(self, text: str, name: str = "<input>") -> Run:
+    def render(self, text: str, name: str = "<input>", emit_early: bool = False) -> Run:
         """Every stage but the writer; input problems raise, rule problems are collected."""
         options = self.options
         # a volume policy may look at PersistentVolumeClaims no rule selects: then every document is parsed
@@ -114,7 +116,7 @@ class PostRenderer:
             if any(p.is_error for p in problems):
                 raise PostRenderError(_in_stream_order(problems + checking.finish()))
             run.effects, run.unmatched, rule_problems = apply_rules(self.ruleset, run.resources)
-            if options.parallel and not any(p.is_error for p in rule_problems):
+            if emit_early and options.parallel and not any(p.is_error for p in rule_problems):
                 run.output  # noqa: B018 - write the new stream while the worker still checks the rest
             reading = _in_stream_order(problems + checking.finish())
         finally:

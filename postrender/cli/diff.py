@@ -49,7 +49,7 @@ def diff(
     limits = limits_of(max_input_bytes, max_alias_expansion, max_depth)
     strict = strict_of(strict)
     ruleset = build_ruleset(rule_inputs(rules, presets, settings), limits.max_input_bytes)
-    options = Options(strict=strict, allow_unmatched=allow_unmatched, limits=limits,
+    options = Options(strict=strict, allow_unmatched=allow_unmatched, limits=limits, parallel=True,
                       velero_policy=policies_of(velero_policy, limits.max_input_bytes))
     writer = DiffWriter(sys.stdout, use_color(color), diff_output, limits)
     run = PostRenderer(ruleset, options).run(reader_for(file), writer)

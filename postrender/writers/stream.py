@@ -24,6 +24,7 @@ class StreamWriter:
     """Writes the new manifest stream to a binary file (stdout for the command line)."""
 
     tolerant = False
+    writes_stream = True
 
     def __init__(self, out: BinaryIO, helm4: bool | None = None):
         self.out = out
@@ -76,6 +77,7 @@ class TextWriter:
     """Keeps the new stream in memory (the library, the kustomize plugin's tests)."""
 
     tolerant = False
+    writes_stream = True
 
     def __init__(self) -> None:
         self.text = ""
