@@ -29,7 +29,8 @@ from pathlib import Path
 import atheris
 
 with atheris.instrument_imports(include=["postrender"]):
-    from postrender.cli import app as cli
+    from postrender.cli import app as _app  # noqa: F401 - the Typer side, instrumented too
+    from postrender.cli import fast as cli  # the console entry point
 
 ROOT = Path(__file__).resolve().parent.parent
 # libFuzzer ends the process without running atexit handlers: run.sh passes a directory it removes.

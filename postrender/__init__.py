@@ -14,6 +14,9 @@ Library use::
 
 from __future__ import annotations
 
+import os
+import re
+
 TYPE_CHECKING = False  # typing itself costs start-up time that Helm pays on every call
 if TYPE_CHECKING:
     from typing import Any
@@ -27,9 +30,6 @@ def version() -> str:
     try:
         return metadata.version("velero-postrender")
     except metadata.PackageNotFoundError:
-        import os
-        import re
-
         pyproject = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pyproject.toml")
         with open(pyproject, encoding="utf-8") as handle:
             found = re.search(r'^version\s*=\s*"([^"]+)"', handle.read(), re.MULTILINE)
@@ -40,6 +40,7 @@ def __getattr__(name: str) -> Any:
     """Lazy exports, so that ``import postrender`` stays cheap for the command line."""
     if name == "__version__":
         return version()
+    # lazy exports: ``import postrender`` (every command's first import) loads nothing more
     if name in ("render", "load_rules"):
         from postrender import api
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 import re
+import sys
 from dataclasses import dataclass, field
 
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
@@ -129,8 +130,6 @@ class UsageError(Exception):
 
 def print_problems(problems: Iterable[Problem]) -> None:
     """How problems reach the user: one safe line each on stderr, warnings before errors."""
-    import sys
-
     for problem in sorted(problems, key=lambda p: p.is_error):
         sys.stderr.write(problem.render() + "\n")
     sys.stderr.flush()

@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from postrender.cli import fast
+from postrender.cli import app as app_module
+from postrender.cli import root
 from postrender.cli.app import app
 from postrender.cli.fast import completion_requested, parse_root_args
 from postrender.cli.options import CHOICE, REPEATED, SWITCH, Option, run_options
@@ -92,12 +93,12 @@ def root_argv(draw: st.DrawFn) -> list[str]:
 def typer_keywords(argv: list[str]) -> dict[str, Any] | None:
     """The keywords Typer's root command passes to ``run_root`` (None when it does not call it)."""
     seen: list[dict[str, Any]] = []
-    original = fast.run_root
-    fast.run_root = lambda **keywords: seen.append(keywords)  # type: ignore[assignment]
+    original = app_module.run_root
+    app_module.run_root = lambda **keywords: seen.append(keywords)  # type: ignore[assignment]
     try:
         result = CliRunner().invoke(app, argv)
     finally:
-        fast.run_root = original
+        app_module.run_root = original
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     return seen[0] if seen else None
 
@@ -122,4 +123,4 @@ def _spelled(token: str, entry: Option) -> bool:
 def test_run_root_takes_exactly_the_tables_root_options() -> None:
     import inspect
 
-    assert list(inspect.signature(fast.run_root).parameters) == [entry.name for entry in run_options()]
+    assert list(inspect.signature(root.run_root).parameters) == [entry.name for entry in run_options()]

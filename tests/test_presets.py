@@ -822,7 +822,6 @@ def test_shipped_presets_place_every_placeholder_where_the_shell_scanner_allows(
     """A run skips the scanner for the package's own presets (``RulesSource.shipped``): this test
     is what proves their placeholders sit at shell word positions."""
     from postrender.ruleset.load import RulesSource, load_ruleset
-
     from postrender.ruleset.presets import preset_path
 
     path = preset_path(name)

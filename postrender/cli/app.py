@@ -38,7 +38,7 @@ completion_init()  # Typer's completion classes (bash, zsh, fish, powershell) fo
 
 def _version(ctx: typer.Context, value: bool) -> None:
     if value and not ctx.resilient_parsing:
-        from postrender import version
+        from postrender import version  # importlib.metadata, only for --version
 
         typer.echo(f"{PROG_NAME} {version()}")
         raise typer.Exit()

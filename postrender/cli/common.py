@@ -21,7 +21,9 @@ import typer
 from postrender.cli.options import CHOICE, PRESETS, REPEATED, SWITCH, VALUE, Option, option, options_of
 from postrender.cli.root import EXIT_OK, exit_code_of
 from postrender.limits import Limits
+from postrender.ruleset.presets import preset_names
 from postrender.stream.reader import FileReader, StdinReader
+from postrender.stream.reader import reader_for as for_path
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -30,7 +32,6 @@ _PYTHON_TYPES: dict[str, Any] = {VALUE: str | None, REPEATED: list[str] | None, 
 
 def reported(command: F) -> F:
     """Turn the project's errors into messages and exit codes; never a traceback for them."""
-
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         result: list[Any] = []
@@ -46,8 +47,6 @@ def reported(command: F) -> F:
 
 def complete_presets(incomplete: str) -> list[str]:
     """The shipped presets whose name starts with what was typed (shell completion)."""
-    from postrender.ruleset.presets import preset_names
-
     return [name for name in preset_names() if name.startswith(incomplete)]
 
 
@@ -164,8 +163,6 @@ def use_color(mode: ColorMode | str, stream: TextIO | None = None) -> bool:
 
 def reader_for(file: str | None) -> StdinReader | FileReader:
     """The reader of ``--file FILE`` (``-`` or none: standard input), bounded like every reader."""
-    from postrender.stream.reader import reader_for as for_path
-
     return for_path(file)
 
 

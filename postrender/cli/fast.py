@@ -164,6 +164,6 @@ def main() -> None:
     if not _open_standard_streams():
         _say("error: standard output is closed: nowhere to write the result (redirect it, e.g. > out.yaml)\n")
         sys.exit(EXIT_PROBLEM)
-    from postrender.integrations.helm import run_logged
+    from postrender.integrations.helm import run_logged  # after the stream checks above: a closed stdout needs none
 
     run_logged(_guarded_dispatch)

@@ -77,6 +77,7 @@ def lint(
       velero-postrender lint --preset postgresql --velero-policy policies.yaml -o json
       velero-postrender lint --list-checks
     """
+    # the lint machinery only when the command runs: --help and shell completion import this module
     from postrender.cli.common import limits_of
     from postrender.cli.root import rule_inputs
     from postrender.lint.run import (

@@ -44,7 +44,7 @@ class Summary:
 
 def summary_of(path: Path) -> Summary:
     """The listing's view of a preset file, or why it has none (an unreadable file still lists)."""
-    import yaml
+    import yaml  # only when the command runs: --help and shell completion import this module
 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))

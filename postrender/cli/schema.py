@@ -9,7 +9,7 @@ import sys
 
 def schema_text() -> str:
     """The schema as committed in docs/rules.schema.json: 2-space JSON and a final newline."""
-    from postrender.ruleset.schema import to_json_schema
+    from postrender.ruleset.schema import to_json_schema  # only when the command runs (--help imports this module)
 
     return json.dumps(to_json_schema(), indent=2, ensure_ascii=False) + "\n"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from postrender.ruleset.jsonpaths import compile_jsonpath
+
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
 if TYPE_CHECKING:
     from typing import Any
@@ -41,8 +43,6 @@ def find_pod_template(obj: dict[str, Any], kind: str, expression: str | None) ->
 
 
 def _by_jsonpath(obj: dict[str, Any], expression: str) -> dict[str, Any]:
-    from postrender.ruleset.jsonpaths import compile_jsonpath
-
     found = [datum.value for datum in compile_jsonpath(expression).find(obj)]
     if not found:
         raise TemplateNotFound(f"podTemplate {expression!r} finds nothing in this resource")

@@ -20,8 +20,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+import yaml
+
 from postrender.errors import Location, PostRenderError, Problem, Severity
+from postrender.filters import velero
+from postrender.filters.podtemplate import TemplateNotFound, find_pod_template
+from postrender.ruleset.quantities import parse_quantity
 from postrender.ruleset.yamlfile import load_rules_text, plain
+from postrender.stream.reader import read_file
 
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
 if TYPE_CHECKING:
@@ -119,8 +125,6 @@ class Decision:
 
 def read_policies(path: str, max_bytes: int) -> ResourcePolicies:
     """Read a policies file (ConfigMap or bare YAML) through the bounded reader; located errors."""
-    from postrender.stream.reader import read_file
-
     return parse_policies(read_file(path, max_bytes, "Velero resource policies file"), path)
 
 
@@ -155,8 +159,6 @@ def _configmap_data(text: str, data: Any, source: str) -> tuple[str, Callable[[i
     A literal block (``|``) keeps its lines, one below the other after the indicator; any other
     scalar style folds or escapes them, so its problems are reported at the data key's line.
     """
-    import yaml
-
     values = data.get("data")
     if not isinstance(values, dict) or len(values) != 1:
         raise PostRenderError([_error(
@@ -175,8 +177,6 @@ def _configmap_data(text: str, data: Any, source: str) -> tuple[str, Callable[[i
 
 
 def _mapping_items(node: Any, key: str) -> list[tuple[Any, Any]]:
-    import yaml
-
     if not isinstance(node, yaml.MappingNode):
         return []
     for key_node, value_node in node.value:
@@ -276,8 +276,6 @@ def _conditions_problems(conditions: Mapping[str, Any], index: int, fail: Any) -
 
 def _capacity(value: Any) -> tuple[float, float] | str:
     """``"lower,upper"`` in bytes (an empty end is 0), or the reason it is invalid."""
-    from postrender.ruleset.quantities import parse_quantity
-
     text = "," if value in (None, "") else value
     if not isinstance(text, str):
         return f"must be a string like \"0,100Gi\", not {value!r}"
@@ -442,9 +440,6 @@ def run_problems(policies: ResourcePolicies, ruleset: RuleSet, resources: list[R
     StatefulSet's ``volumeClaimTemplates``, and claims in the PersistentVolumeClaims of the same
     stream; only certain verdicts and those that depend on the cluster are reported.
     """
-    from postrender.filters import velero
-    from postrender.filters.podtemplate import TemplateNotFound, find_pod_template
-
     rules = {rule.name: rule for rule in ruleset.rules}
     claims = {(r.namespace, r.name): r.obj for r in resources if r.kind == "PersistentVolumeClaim"}
     problems: list[Problem] = []

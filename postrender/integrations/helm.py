@@ -35,6 +35,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+import time
 
 from postrender.writers.stream import StreamWriter
 
@@ -102,8 +103,6 @@ class _Tee(io.TextIOBase):
 
 
 def _header(exit_code: int | str | None) -> str:
-    import time
-
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     plugin = os.environ.get("HELM_PLUGIN_NAME", "")
     args = " ".join(sys.argv[1:]) or "(none)"

@@ -33,7 +33,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from postrender.errors import Location, PostRenderError, Problem, UsageError, error
+import yaml
+
+from postrender.errors import Location, PostRenderError, Problem, UsageError, error, print_problems
+from postrender.limits import DEFAULT_LIMITS
+from postrender.pipeline import Options, PostRenderer
+from postrender.ruleset.sources import RuleInputs, build_ruleset
+from postrender.stream.reader import StdinReader, read_file
+from postrender.writers.stream import StreamWriter
 
 if TYPE_CHECKING:
     from postrender.pipeline import Writer
@@ -141,9 +148,6 @@ def parse_config(data: Any, where: str, root: Path) -> TransformerConfig:
 
 def transform(config: TransformerConfig, reader: Reader, writer: Writer) -> list[Problem]:
     """Run the pipeline for one VeleroHooks resource; the warnings; raises like the command line."""
-    from postrender.pipeline import Options, PostRenderer
-    from postrender.ruleset.sources import RuleInputs, build_ruleset
-
     inputs = RuleInputs(config.rules_files, config.presets, config.settings, config.inline,
                         inline_name=config.where or f"{KIND} {config.name}")
     if inputs.empty:
@@ -155,12 +159,7 @@ def transform(config: TransformerConfig, reader: Reader, writer: Writer) -> list
 
 def run(config_path: str) -> int:
     """One plugin run: config file in argv, resources on stdin, resources on stdout."""
-    import yaml
 
-    from postrender.errors import print_problems
-    from postrender.limits import DEFAULT_LIMITS
-    from postrender.stream.reader import StdinReader, read_file
-    from postrender.writers.stream import StreamWriter
 
     root = Path(os.environ.get("KUSTOMIZE_PLUGIN_CONFIG_ROOT") or os.getcwd())
     where = f"kustomization {root}"  # config_path is kustomize's temporary copy: never name it

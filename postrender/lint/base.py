@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from postrender.errors import Location, Problem, Severity
+from postrender.ruleset import placeholders
+from postrender.ruleset.yamlfile import line_of
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -90,8 +92,6 @@ class RulesFile:
         self.values: dict[str, str] = {str(k): _text(v) for k, v in params.items()} | dict(context.settings)
 
     def line(self, *path: str | int) -> int | None:
-        from postrender.ruleset.yamlfile import line_of
-
         return line_of(self.data, path)
 
     def rules(self) -> list[RuleView]:
@@ -159,8 +159,6 @@ class HookScript:
 
     def filled(self) -> str:
         """The script with the placeholders filled in as a run fills them (unknown ones stay as written)."""
-        from postrender.ruleset import placeholders
-
         values = self.rule.values
         if self.quoted_placeholders:
             return placeholders.fill_script(self.text, values)

@@ -18,6 +18,7 @@ from typing import Any, Iterator, Mapping
 from postrender.errors import Problem, Severity, warning
 from postrender.lint import shell
 from postrender.lint.base import HookScript, RuleView
+from postrender.ruleset.placeholders import compile_text
 
 ID = "quoted-placeholder"
 SEVERITY = Severity.WARNING
@@ -55,8 +56,6 @@ def check(rule: RuleView, conf: Mapping[str, Any]) -> Iterator[Problem]:
 
 
 def _in_script(script: HookScript, uses: list[shell.PlaceholderUse]) -> Iterator[Problem]:
-    from postrender.ruleset.placeholders import compile_text
-
     _, issues = compile_text(script.text, "script")
     for use in uses:
         # "{{ x }} is inside ...": the loader refuses it already, with an error at the script

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from postrender.errors import Location, Problem, Severity, warning
 from postrender.lint.base import RuleView
+from postrender.ruleset.model import RestoreHook
 from postrender.ruleset.placeholders import PLACEHOLDER
 
 if TYPE_CHECKING:
@@ -43,8 +44,6 @@ def check(rule: RuleView, conf: Mapping[str, Any]) -> Iterator[Problem]:
 
 def missing_wait_timeout(rule: Rule) -> list[Problem]:
     """The same warning for a loaded rule (for ``explain``): empty when every postRestore hook has one."""
-    from postrender.ruleset.model import RestoreHook
-
     return [warning(MESSAGE, Location(file=rule.source, line=rule.line_of("hooks.postRestore"), rule=rule.name,
                                       field="hooks.postRestore"), HINT)
             for hook in rule.hooks if isinstance(hook, RestoreHook) and not hook.wait_timeout]

@@ -14,6 +14,11 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from postrender.errors import Location, PostRenderError, Problem, UsageError, error
 from postrender.lint import CHECKS, CHECKS_BY_ID
 from postrender.lint.base import Check, Context, RulesFile
+from postrender.ruleset.load import RulesSource, load_ruleset
+from postrender.ruleset.presets import preset_names, preset_path
+from postrender.ruleset.yamlfile import load_rules_text
+from postrender.stream.reader import read_file
+from postrender.writers.json import problem_to_json
 
 if TYPE_CHECKING:
     from postrender.filters.policy import ResourcePolicies
@@ -57,9 +62,6 @@ class LintResult:
 
 def read_inputs(files: Sequence[str], presets: Sequence[str], max_bytes: int) -> list[LintInput]:
     """The text of every file and preset, each read through the bounded reader."""
-    from postrender.ruleset.presets import preset_names, preset_path
-    from postrender.stream.reader import read_file
-
     inputs: list[LintInput] = []
     for path in files:
         try:
@@ -115,9 +117,6 @@ def lint(inputs: Sequence[LintInput], settings: Mapping[str, str] | None = None,
          policy: ResourcePolicies | None = None, disabled: Sequence[str] = (),
          options: Mapping[str, Mapping[str, Any]] | None = None) -> LintResult:
     """Every problem of the rules files, in file order then line order, without duplicates."""
-    from postrender.ruleset.load import RulesSource, load_ruleset
-    from postrender.ruleset.yamlfile import load_rules_text
-
     unknown = sorted(set(disabled) - set(CHECKS_BY_ID))
     if unknown:
         raise UsageError(f"--disable {unknown[0]!r}: no such check (see --list-checks)")
@@ -181,8 +180,6 @@ def result_to_json(result: LintResult) -> dict[str, Any]:
 
     Each problem is ``problem_to_json``'s shape (shared with ``explain -o json``) plus ``check``.
     """
-    from postrender.writers.json import problem_to_json
-
     return {
         "version": JSON_VERSION,
         "files": list(result.files),

@@ -54,7 +54,7 @@ def max_jsonpath_work(environ: dict[str, str] | None = None) -> int:
 
 @cache
 def _parser() -> Any:
-    from jsonpath_ng.ext.parser import ExtendedJsonPathParser
+    from jsonpath_ng.ext.parser import ExtendedJsonPathParser  # jsonpath-ng and ply: only rules with a JSONPath pay
 
     return ExtendedJsonPathParser()
 
@@ -75,7 +75,7 @@ def _count_work(root: Any, expression: str) -> None:
     """Wrap the ``find`` of every node of a compiled expression (this object's own, not its class's)
     so that each call spends one step and one per node it returns, from the budget of the
     outermost call."""
-    from jsonpath_ng.jsonpath import JSONPath
+    from jsonpath_ng.jsonpath import JSONPath  # see _parser
 
     seen: set[int] = set()
     pending = [root]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from postrender.errors import Location, PostRenderError, Problem, error, warning
 from postrender.ruleset import placeholders
 from postrender.ruleset.durations import check_duration
+from postrender.ruleset.jsonpaths import compile_jsonpath
 from postrender.ruleset.model import (
     DEFAULT_ON_ERROR,
     BackupHook,
@@ -27,6 +28,7 @@ from postrender.ruleset.model import (
     Template,
     Value,
 )
+from postrender.ruleset.quantities import quantity_problem
 from postrender.ruleset.schema import FALSE_WORDS, RULESET, TRUE_WORDS, dns_label_problem, validate
 from postrender.ruleset.yamlfile import line_of, load_rules_text, plain
 from postrender.stream.screen import compile_pattern
@@ -44,7 +46,6 @@ DEFAULT_SCRATCH_NAME = "velero-scratch"
 @dataclass(frozen=True)
 class RulesSource:
     """The text of one rules file and the name errors should use for it."""
-
     text: str
     name: str
     # A preset of this package. Its scripts' placeholder positions are proven safe by the tests
@@ -132,7 +133,6 @@ def _dotted(path: tuple[str | int, ...]) -> str:
 
 class _RuleBuilder:
     """Builds one ``Rule`` from its raw mapping, recording problems at their lines."""
-
     def __init__(self, raw: Any, source: str, name: str):
         self.raw = raw
         self.source = source
@@ -228,8 +228,6 @@ class _RuleBuilder:
         )
 
     def jsonpath(self, expression: str, *path: str | int) -> None:
-        from postrender.ruleset.jsonpaths import compile_jsonpath
-
         try:
             compile_jsonpath(expression)
         except ValueError as exc:
@@ -270,8 +268,6 @@ class _RuleBuilder:
         if medium not in (None, "", "Memory"):
             self.fail(f"medium must be \"\" (the node's disk) or Memory, not {medium!r}", *path, "medium")
         if raw.get("sizeLimit") is not None:
-            from postrender.ruleset.quantities import quantity_problem  # only rules with a sizeLimit need it
-
             reason = quantity_problem(raw["sizeLimit"])
             if reason:
                 self.fail(f"sizeLimit {reason}", *path, "sizeLimit", hint="a Kubernetes quantity, e.g. 512Mi or 2Gi")
@@ -491,8 +487,6 @@ def _medium_problem(value: str) -> str | None:
 
 
 def _quantity_problem(value: str) -> str | None:
-    from postrender.ruleset.quantities import quantity_problem  # only rules with a sizeLimit need it
-
     reason = quantity_problem(value)
     return f"sizeLimit {reason}" if reason else None
 

@@ -40,13 +40,13 @@ def preset_file(name: str) -> str | None:
 
 
 def presets_dir() -> Path:
-    from pathlib import Path
+    from pathlib import Path  # for the commands only: the run uses os.path (see the module docstring)
 
     return Path(_presets_folder())
 
 
 def preset_path(name: str) -> Path | None:
-    from pathlib import Path
+    from pathlib import Path  # see presets_dir
 
     found = preset_file(name)
     return Path(found) if found else None

@@ -7,6 +7,7 @@ cannot drift apart.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
@@ -23,7 +24,6 @@ DNS_1123_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 @dataclass(frozen=True)
 class Spec:
     """One node of the format: its JSON type and, for containers, what they hold."""
-
     type: str  # string | boolean | array | object | map | volume
     description: str = ""
     required: tuple[str, ...] = ()
@@ -164,8 +164,6 @@ RULESET = obj(
 
 def dns_label_problem(value: str, what: str) -> str | None:
     """Why ``value`` cannot name a pod volume or a container (a DNS-1123 label), or None."""
-    import re
-
     if re.match(DNS_1123_LABEL_PATTERN, value) and not value.endswith("\n"):
         return None
     return (f"{what} {value!r} is not a DNS-1123 label: at most 63 lower-case letters, digits and '-', "
@@ -180,8 +178,6 @@ class Violation:
 
 
 def _is_placeholder(value: Any) -> bool:
-    import re
-
     return isinstance(value, str) and re.match(PLACEHOLDER_PATTERN, value) is not None
 
 
@@ -241,7 +237,7 @@ def validate(value: Any, spec: Spec, path: tuple[str | int, ...] = ()) -> list[V
     found = []
     for key in value:
         if key not in spec.properties:
-            import difflib
+            import difflib  # only for the "did you mean" of an unknown key
 
             close = difflib.get_close_matches(str(key), list(spec.properties), n=1, cutoff=0.6)
             hint = spec.hints.get(str(key)) or (

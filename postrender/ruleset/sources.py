@@ -14,10 +14,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 
+import yaml
+
 from postrender.errors import Location, PostRenderError, Problem, UsageError, error, warning
+from postrender.limits import Limits
 from postrender.ruleset.load import RulesSource, load_ruleset
 from postrender.ruleset.model import RuleSet
 from postrender.ruleset.presets import preset_file, preset_names
+from postrender.stream.reader import read_file
 
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
 if TYPE_CHECKING:
@@ -59,7 +63,6 @@ def unknown_environment(known: Iterable[str], environ: Mapping[str, str] | None 
 @dataclass(frozen=True)
 class RuleInputs:
     """Everything that selects rules for a run, before any file is read."""
-
     rules: tuple[str, ...] = ()
     presets: tuple[str, ...] = ()
     settings: tuple[str, ...] = ()  # KEY=VALUE
@@ -105,13 +108,7 @@ def read_sources(inputs: RuleInputs, max_bytes: int | None = None) -> list[Rules
     """The text of every rules file and preset, each read through the bounded reader (at most
     ``max_bytes``, by default the input limit of ``--max-input-bytes``'s variable or its
     default); missing and unreadable ones are reported together."""
-    import yaml
-
-    from postrender.stream.reader import read_file
-
     if max_bytes is None:
-        from postrender.limits import Limits
-
         max_bytes = Limits.from_settings().max_input_bytes
     sources: list[RulesSource] = []
     problems: list[Problem] = []

@@ -9,6 +9,8 @@ from __future__ import annotations
 import yaml
 
 from postrender.errors import Location, PostRenderError, error
+from postrender.limits import DEFAULT_LIMITS
+from postrender.stream.parse import StructureError, check_structure
 
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
 if TYPE_CHECKING:
@@ -22,7 +24,6 @@ except AttributeError:  # pragma: no cover
 
 class MarkedDict(dict):  # type: ignore[type-arg]
     """A mapping that knows the line of each of its keys (``lines``) and its own ``line``."""
-
     line: int = 0
     lines: dict[Any, int]
 
@@ -65,9 +66,6 @@ RulesLoader.add_constructor("tag:yaml.org,2002:seq", RulesLoader.construct_seque
 
 def load_rules_text(text: str, source: str) -> Any:
     """Parse the text of a rules file; errors carry the file and line."""
-    from postrender.limits import DEFAULT_LIMITS
-    from postrender.stream.parse import StructureError, check_structure
-
     try:
         check_structure(text, DEFAULT_LIMITS)  # nesting and aliases bounded, as for manifests
         return yaml.load(text, Loader=RulesLoader)  # noqa: S506 - a safe loader

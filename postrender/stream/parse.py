@@ -115,7 +115,7 @@ class ManifestLoader(_BaseLoader):  # type: ignore[misc]
 
     def construct_note_binary(self, node: ScalarNode) -> Any:
         """``!!binary``: base64 as Go's decoder takes it (line breaks ignored, padding required, nothing else)."""
-        import base64
+        import base64  # only for an explicit !!binary
         import binascii
 
         value = self.construct_scalar(node)
@@ -303,7 +303,7 @@ _GO_TIMESTAMP = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:[Tt]([0-9]{1
 
 def go_timestamp(text: str) -> bool:
     """Whether yaml.v2 (Kubernetes' YAML reader) decodes ``text`` as a ``!!timestamp``."""
-    import calendar
+    import calendar  # only for a scalar that looks like a date
 
     found = _GO_TIMESTAMP.fullmatch(text)
     if found is None:

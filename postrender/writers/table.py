@@ -36,7 +36,7 @@ def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]
     ``wrap`` names the column with the long cells (it takes the room the others leave).
     """
     if color:
-        try:
+        try:  # rich only for a colour terminal: it costs tens of milliseconds to import
             from rich.console import Console
             from rich.table import Table
             from rich.text import Text
