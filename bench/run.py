@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "helm3"
 PRESETS = ["postgresql", "mysql", "mariadb", "mongodb", "redis"]
 KUSTOMIZE_MAX_SIZE = 10
-DIFF_MAX_SIZE = 10  # the diff row stands beside the root command at x1 and x10
+DIFF_MAX_SIZE = 50  # the diff row stands beside the root command at every size (x30: 15 MiB)
 ROUND_TRIP = (
     "import sys, yaml\n"
     "docs = yaml.load_all(sys.stdin, Loader=yaml.CSafeLoader)\n"
