@@ -304,3 +304,13 @@ def test_endless_files_are_refused_quickly(args: list[str]) -> None:
     assert result.returncode == 1, result.stderr
     assert b"/dev/zero:1: input holds a NUL byte at offset 0" in result.stdout  # refused at the first chunk
     assert b"Traceback" not in result.stderr
+
+
+def test_a_misspelt_check_name_gets_a_did_you_mean() -> None:
+    from conftest import run_cli
+
+    result = run_cli(["lint", "--preset", "postgresql", "--disable", "shell-syntx"])
+    assert result.returncode == 2 and result.stdout == b""
+    assert b"no such check (did you mean 'shell-syntax'? see --list-checks)" in result.stderr
+    far = run_cli(["lint", "--preset", "postgresql", "--disable", "zzz"])
+    assert far.returncode == 2 and b"did you mean" not in far.stderr

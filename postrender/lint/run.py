@@ -16,6 +16,7 @@ from postrender.lint import CHECKS, CHECKS_BY_ID
 from postrender.lint.base import Check, Context, RulesFile
 from postrender.ruleset.load import RulesSource, load_ruleset
 from postrender.ruleset.presets import preset_names, preset_path
+from postrender.ruleset.sources import did_you_mean
 from postrender.ruleset.yamlfile import load_rules_text
 from postrender.stream.reader import read_file
 from postrender.writers.json import problem_to_json
@@ -119,7 +120,9 @@ def lint(inputs: Sequence[LintInput], settings: Mapping[str, str] | None = None,
     """Every problem of the rules files, in file order then line order, without duplicates."""
     unknown = sorted(set(disabled) - set(CHECKS_BY_ID))
     if unknown:
-        raise UsageError(f"--disable {unknown[0]!r}: no such check (see --list-checks)")
+        close = did_you_mean(unknown[0], CHECKS_BY_ID)
+        suggestion = f"did you mean {close!r}? " if close else ""
+        raise UsageError(f"--disable {unknown[0]!r}: no such check ({suggestion}see --list-checks)")
     settings = dict(settings or {})
     findings = [Finding(problem, LOADER) for item in inputs for problem in item.problems]
     readable = [item for item in inputs if item.text is not None]
