@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -29,9 +29,11 @@ app = typer.Typer(
 )
 
 
-def _run(writer: Writer, rules: list[str] | None, presets: list[str] | None, settings: list[str] | None,
-         strict: bool, allow_unmatched: bool, file: str | None, max_input_bytes: str | None,
-         max_alias_expansion: str | None, max_depth: str | None) -> Run:
+def _run(writer: Writer, *, rules: list[str] | None = None, presets: list[str] | None = None,
+         settings: list[str] | None = None, strict: bool = False, allow_unmatched: bool = False,
+         file: str | None = None, max_input_bytes: str | None = None, max_alias_expansion: str | None = None,
+         max_depth: str | None = None) -> Run:
+    """The pipeline with an export writer; the options are those of ``COMMANDS["export ..."]``."""
     # the pipeline only when a command runs: --help and shell completion import this module
     from postrender.errors import print_problems
     from postrender.pipeline import Options, PostRenderer
@@ -54,15 +56,7 @@ def kustomize(
         help="The Component directory: kustomization.yaml and one patch file per changed resource.")],
     check: Annotated[bool, typer.Option(
         "--check", help="Write nothing; exit 1 naming every file that differs from what export would write.")] = False,
-    rules: list[str] | None = None,
-    presets: list[str] | None = None,
-    settings: list[str] | None = None,
-    strict: bool = False,
-    allow_unmatched: bool = False,
-    file: str | None = None,
-    max_input_bytes: str | None = None,
-    max_alias_expansion: str | None = None,
-    max_depth: str | None = None,
+    **options: Any,
 ) -> None:
     """Write the changes as a kustomize Component: DIR/kustomization.yaml and one patch per resource.
 
@@ -83,8 +77,7 @@ def kustomize(
     from postrender.writers.patches import KustomizeWriter  # only when the command runs (see _run)
 
     writer = KustomizeWriter(Path(directory), check=check)
-    _run(writer, rules, presets, settings, strict, allow_unmatched, file, max_input_bytes, max_alias_expansion,
-         max_depth)
+    _run(writer, **options)
     count = f"{len(writer.patches)} patch{'es' if len(writer.patches) != 1 else ''}"
     if check:
         sys.stderr.write(f"velero-postrender: {directory} is up to date ({count})\n")
@@ -98,15 +91,7 @@ def kustomize(
 @reported
 @with_options("export flux")
 def flux(
-    rules: list[str] | None = None,
-    presets: list[str] | None = None,
-    settings: list[str] | None = None,
-    strict: bool = False,
-    allow_unmatched: bool = False,
-    file: str | None = None,
-    max_input_bytes: str | None = None,
-    max_alias_expansion: str | None = None,
-    max_depth: str | None = None,
+    **options: Any,
 ) -> None:
     """Print the changes as the postRenderers list of a Flux HelmRelease (helm.toolkit.fluxcd.io/v2).
 
@@ -120,5 +105,4 @@ def flux(
     """
     from postrender.writers.patches import FluxWriter  # only when the command runs (see _run)
 
-    _run(FluxWriter(sys.stdout), rules, presets, settings, strict, allow_unmatched, file, max_input_bytes,
-         max_alias_expansion, max_depth)
+    _run(FluxWriter(sys.stdout), **options)

@@ -15,6 +15,7 @@ from postrender.filters import velero
 from postrender.filters.podtemplate import containers_of, init_containers_of
 from postrender.ruleset.model import Hook, InitRestoreHook, Phase, Rule
 from postrender.ruleset.quantities import parse_quantity
+from postrender.ruleset.yamlfile import plain
 from postrender.stream.resources import Resource
 
 TYPE_CHECKING = False  # typing costs start-up time that Helm pays on every call
@@ -335,7 +336,7 @@ class _Plan:
             volumes = self.spec.get("volumes")
             if not isinstance(volumes, list):
                 volumes = self.spec["volumes"] = []
-            volumes.append({"name": scratch.name, **_copy(scratch.volume)})
+            volumes.append({"name": scratch.name, **plain(scratch.volume)})
             effect.volumes.append(scratch.name)
         if scratch is not None:
             for container in self.mount_in:
@@ -367,13 +368,6 @@ def _ensure_first(mapping: dict[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
-
 
 _VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(\}|[:\-=+?#%/])|([A-Za-z_][A-Za-z0-9_]*))")
 _ASSIGNED = re.compile(r"(?:^|[\s;&|(`])(?:export\s+|local\s+|readonly\s+)?([A-Za-z_][A-Za-z0-9_]*)=")
@@ -385,9 +379,9 @@ _ALWAYS_SET = {"HOME", "PATH", "HOSTNAME", "PWD", "OLDPWD", "USER", "SHELL", "IF
 def undefined_variables(script: str) -> set[str]:
     """Shell variables a script reads without a default and does not set itself."""
     used: set[str] = set()
-    for braced, after, plain in _VARIABLE.findall(script):
+    for braced, after, bare in _VARIABLE.findall(script):
         if braced and after != "}":
             continue  # ${VAR:-default} and friends handle a missing value
-        used.add(braced or plain)
+        used.add(braced or bare)
     assigned = set(_ASSIGNED.findall(script)) | set(_LOOP_OR_READ.findall(script))
     return used - assigned - _ALWAYS_SET

@@ -106,7 +106,8 @@ def line_of(data: Any, path: tuple[str | int, ...]) -> int | None:
 
 
 def plain(value: Any) -> Any:
-    """A copy of loaded data without the line marks: plain dicts and lists all the way down."""
+    """A deep copy of loaded YAML data as plain dicts and lists (the rules' line marks dropped; a
+    manifest's data copied, so that what is merged into one pod never aliases another)."""
     if isinstance(value, dict):
         return {key: plain(item) for key, item in value.items()}
     if isinstance(value, list):

@@ -37,6 +37,7 @@ from postrender.filters.merge import Effect
 from postrender.filters.podtemplate import POD_TEMPLATE_PATHS, TemplateNotFound, containers_of, find_pod_template
 from postrender.pipeline import Run
 from postrender.ruleset.load import bind_to_resource
+from postrender.ruleset.yamlfile import plain
 from postrender.stream.resources import Resource
 
 STRATEGIC_MERGE = "strategic-merge"
@@ -259,7 +260,7 @@ def _annotations(change: _TemplateChange) -> dict[str, Any]:
 
 def _volumes(change: _TemplateChange) -> list[dict[str, Any]]:
     by_name = {v.get("name"): v for v in change.template["spec"].get("volumes") or [] if isinstance(v, dict)}
-    return [_copy(by_name[name]) for name in change.volumes]
+    return [plain(by_name[name]) for name in change.volumes]
 
 
 def _mounts(change: _TemplateChange) -> list[tuple[str, list[dict[str, Any]]]]:
@@ -270,7 +271,7 @@ def _mounts(change: _TemplateChange) -> list[tuple[str, list[dict[str, Any]]]]:
         if name not in change.mounts:
             continue
         by_path = {m.get("mountPath"): m for m in container.get("volumeMounts") or [] if isinstance(m, dict)}
-        found.append((name, [_copy(by_path[path]) for path in change.mounts[name]]))
+        found.append((name, [plain(by_path[path]) for path in change.mounts[name]]))
     return found
 
 
@@ -326,13 +327,6 @@ def _pointer_escape(token: str) -> str:
 def _literal(text: str) -> str:
     return _REGEX_SPECIAL.sub(r"\\\1", text)
 
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
 
 
 # --- YAML ------------------------------------------------------------------------------------
